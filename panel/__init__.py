@@ -1,0 +1,47 @@
+"""The customer panel (ユーザーズパネル)."""
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from panel import config as panel_config
+from panel import database  # noqa: F401  (connection events)
+from panel.cli import register_commands
+from panel.errors import register_error_handlers
+from panel.extensions import csrf, db, login_manager, migrate
+from panel.filters import register_filters
+from panel.htmx import htmx
+from panel.services.auth import LoginThrottle
+from panel.views import register_views
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(panel_config.from_environment())
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or panel_config.instance_secret_key(
+        Path(app.instance_path)
+    )
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        proxies = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    app.extensions["login_throttle"] = LoginThrottle(
+        app.config["RATELIMIT_STORAGE_URI"],
+        app.config["LOGIN_FAILURES_PER_ACCOUNT"],
+        app.config["LOGIN_FAILURES_PER_ADDRESS"],
+    )
+    register_filters(app)
+    register_views(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app

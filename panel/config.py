@@ -1,0 +1,80 @@
+"""Settings, read from environment variables with safe defaults."""
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def from_environment() -> dict:
+    """The app's configuration as a plain dict, read once when the app is created."""
+    return {
+        # Empty: use the key kept in the instance folder (see `instance_secret_key`).
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        # Relative SQLite paths land in the instance folder (Flask-SQLAlchemy 3).
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", "sqlite:///panel.sqlite3"),
+        # Login throttling counters; must be shared (redis://...) when several processes serve.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_FAILURES_PER_ACCOUNT": os.environ.get(
+            "LOGIN_FAILURES_PER_ACCOUNT", "10 per 15 minutes"
+        ),
+        "LOGIN_FAILURES_PER_ADDRESS": os.environ.get(
+            "LOGIN_FAILURES_PER_ADDRESS", "50 per 15 minutes"
+        ),
+        # Argon2id cost; the defaults follow RFC 9106's second recommended option.
+        "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST_KIB": _int("ARGON2_MEMORY_COST_KIB", 64 * 1024),
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # How many reverse proxies in front of the panel may set X-Forwarded-For (0: ignore it).
+        "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+        "PANEL_BASE_URL": os.environ.get("PANEL_BASE_URL", "http://127.0.0.1:5000"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_STARTTLS": _bool("MAIL_USE_STARTTLS", False),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "ユーザーズパネル <panel@example.jp>"),
+        # The issuer printed on qualified invoices (適格請求書).
+        "ISSUER_NAME": os.environ.get("ISSUER_NAME", "株式会社サンプルホスティング"),
+        "ISSUER_ADDRESS": os.environ.get(
+            "ISSUER_ADDRESS", "〒100-0001 東京都千代田区千代田1-1-1"
+        ),
+        "ISSUER_REGISTRATION_NUMBER": os.environ.get(
+            "ISSUER_REGISTRATION_NUMBER", "T1234567890123"
+        ),
+    }
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """The signing key kept in the instance folder, made on first use.
+
+    Every worker process started from the same folder reads the same key, so their cookies
+    agree; a per-process random key would log users out whenever another worker answered.
+    """
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        draft = instance_path / f"secret_key.{os.getpid()}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        # link() never overwrites: when several workers start at once, the first key wins.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, key_file)
+        draft.unlink()
+    return key_file.read_text().strip()

@@ -1,0 +1,44 @@
+"""Error pages in Japanese; an expired form or session never ends in a blank swap."""
+
+from flask import Flask, flash, render_template, url_for
+from flask_wtf.csrf import CSRFError
+
+from panel.htmx import is_partial_request, redirect_to
+
+MESSAGES = {
+    400: ("リクエストが正しくありません", "入力内容をご確認のうえ、もう一度お試しください。"),
+    403: ("この操作は許可されていません", "このページを利用する権限がありません。"),
+    404: ("ページが見つかりません", "お探しのページは存在しないか、移動しました。"),
+    405: ("この操作は利用できません", "このページはこの方法では利用できません。"),
+    429: ("操作が多すぎます", "しばらく時間をおいてから、もう一度お試しください。"),
+    500: (
+        "システムエラーが発生しました",
+        "ご迷惑をおかけしております。時間をおいてもう一度お試しください。",
+    ),
+}
+
+
+def _error_page(status: int):
+    title, message = MESSAGES[status]
+    return render_template("errors/error.html", title=title, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    for status in MESSAGES:
+        app.register_error_handler(status, lambda error, status=status: _error_page(status))
+
+    @app.errorhandler(CSRFError)
+    def _form_expired(error):
+        # The usual cause is an expired session: htmx goes to the login page rather than
+        # swapping an error into the middle of a page.
+        if is_partial_request():
+            flash("ページの有効期限が切れました。もう一度ログインしてください。", "info")
+            return redirect_to(url_for("auth.login"), 401)
+        return (
+            render_template(
+                "errors/error.html",
+                title="ページの有効期限が切れました",
+                message="お手数ですが、ページを開き直してからもう一度操作してください。",
+            ),
+            400,
+        )

@@ -1,0 +1,45 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, RadioField, StringField
+from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional
+
+INVALID_EMAIL = "メールアドレスの形式が正しくありません(例: taro@example.jp)。"
+EMAIL_TOO_LONG = "メールアドレスは254文字以内で入力してください。"
+
+
+def stripped(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(
+        "お名前(法人の場合は法人名)",
+        filters=[stripped],
+        validators=[
+            InputRequired("お名前を入力してください。"),
+            Length(max=100, message="お名前は100文字以内で入力してください。"),
+        ],
+    )
+    contract_email = EmailField(
+        "ご契約者メールアドレス",
+        filters=[stripped],
+        validators=[
+            InputRequired("ご契約者メールアドレスを入力してください。"),
+            Length(max=254, message=EMAIL_TOO_LONG),
+            Email(INVALID_EMAIL),
+        ],
+    )
+    sub_email = EmailField(
+        "サブメールアドレス(任意)",
+        filters=[stripped],
+        validators=[Optional(), Length(max=254, message=EMAIL_TOO_LONG), Email(INVALID_EMAIL)],
+    )
+    notify_40_days_before = RadioField(
+        "サーバー更新日40日前のお知らせメール",
+        choices=[("yes", "受信する"), ("no", "受信しない")],
+        # The choice is checked by AnyOf below, with a Japanese message.
+        validate_choice=False,
+        validators=[
+            InputRequired("受信するか受信しないかを選んでください。"),
+            AnyOf(["yes", "no"], message="受信するか受信しないかを選んでください。"),
+        ],
+    )

@@ -1,0 +1,26 @@
+"""All models, imported here so that Alembic and the app see the whole schema."""
+
+from panel.models.audit import AuditEvent
+from panel.models.bills import Bill, BillLine, BillNumberCounter
+from panel.models.contracts import Contract, ContractKind
+from panel.models.customers import Customer, CustomerKind, Role, User
+from panel.models.plans import Plan, PlanPrice
+from panel.models.sessions import LoginSession
+from panel.models.staff import StaffMember
+
+__all__ = [
+    "AuditEvent",
+    "Bill",
+    "BillLine",
+    "BillNumberCounter",
+    "Contract",
+    "ContractKind",
+    "Customer",
+    "CustomerKind",
+    "LoginSession",
+    "Plan",
+    "PlanPrice",
+    "Role",
+    "StaffMember",
+    "User",
+]

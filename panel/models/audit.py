@@ -1,0 +1,33 @@
+"""The audit log: security-relevant events, append-only."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from panel.extensions import db
+from panel.models.types import UtcDateTime, utc_now
+
+
+class AuditEvent(db.Model):
+    """One security-relevant event. Rows are only ever inserted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: when it happened
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    #: the account concerned; none for a failed login with an unknown ID
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: the customer user who acted, if any
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the staff member who acted, if any
+    staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    #: what happened, a short code such as "login" or "login_failed"
+    action: Mapped[str] = mapped_column(String(64))
+    #: details for the reader, e.g. the login ID that was tried
+    detail: Mapped[str] = mapped_column(Text, default="")
+    #: the client address
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    #: the browser's User-Agent
+    user_agent: Mapped[str | None] = mapped_column(String(400))

@@ -1,0 +1,176 @@
+"""Bills (ご請求) and their lines."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.contracts import Contract
+from panel.models.customers import Customer
+from panel.models.plans import Plan
+from panel.models.types import UtcDateTime, one_of, utc_now
+
+#: The standard consumption-tax rate, in percent; 8 is the reduced rate, 0 is for untaxed money
+#: (a deposit to the account balance is a prepayment, not a sale).
+STANDARD_TAX_RATE = 10
+TAX_RATES = (0, 8, 10)
+
+
+class BillStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"  #: ご入金待ち
+    PAID = "paid"  #: お支払済
+    CANCELLED = "cancelled"  #: 取消
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"  #: クレジットカード
+    PAYPAL = "paypal"  #: PayPal
+    BANK_TRANSFER = "bank_transfer"  #: 銀行振込
+    CONVENIENCE_STORE = "convenience_store"  #: コンビニ決済
+    BALANCE = "balance"  #: アカウント残高
+    DIRECT_DEBIT = "direct_debit"  #: 口座振替
+
+
+class BillKind(StrEnum):
+    RENEWAL = "renewal"  #: contract renewal, with or without a plan change
+    DEPOSIT = "deposit"  #: money paid into the account balance
+    MONTH_END = "month_end"  #: the month-end bill of a negative balance or invoice terms
+
+
+class BillLineKind(StrEnum):
+    RENEWAL = "renewal"  #: a contract extended by a period
+    MONTH_END_PRORATION = "month_end_proration"  #: days added to reach the month's end
+    CONVENIENCE_STORE_FEE = "convenience_store_fee"  #: the 200-yen store fee
+    DEPOSIT = "deposit"  #: money into the account balance
+    BALANCE_DUE = "balance_due"  #: a negative balance settled at month end
+
+
+BILL_STATUS_LABELS = {
+    BillStatus.AWAITING_PAYMENT: "ご入金待ち",
+    BillStatus.PAID: "お支払済",
+    BillStatus.CANCELLED: "取消",
+}
+
+PAYMENT_METHOD_LABELS = {
+    PaymentMethod.CARD: "クレジットカード",
+    PaymentMethod.PAYPAL: "PayPal",
+    PaymentMethod.BANK_TRANSFER: "銀行振込",
+    PaymentMethod.CONVENIENCE_STORE: "コンビニ決済",
+    PaymentMethod.BALANCE: "アカウント残高",
+    PaymentMethod.DIRECT_DEBIT: "口座振替",
+}
+
+
+class Bill(db.Model):
+    """What an application creates: lines, a payment method, a due date and a status."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        one_of("status", BillStatus),
+        one_of("payment_method", PaymentMethod),
+        one_of("kind", BillKind),
+        CheckConstraint("due_date >= issued_on", name="due_after_issue"),
+        CheckConstraint(
+            "(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"
+        ),
+        CheckConstraint(
+            "(status = 'cancelled') = (cancelled_at IS NOT NULL)",
+            name="cancelled_at_iff_cancelled",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: 請求No., shown to customers and used in URLs
+    bill_no: Mapped[str] = mapped_column(String(20), unique=True)
+    #: the account billed
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: what the application was for
+    kind: Mapped[str] = mapped_column(String(16))
+    #: awaiting_payment, paid or cancelled
+    status: Mapped[str] = mapped_column(String(20), default=BillStatus.AWAITING_PAYMENT)
+    #: the payment method chosen at application time
+    payment_method: Mapped[str] = mapped_column(String(20))
+    #: the Japan date of the application (取引日)
+    issued_on: Mapped[date]
+    #: お支払期限日: the last Japan date on which payment is accepted
+    due_date: Mapped[date]
+    #: when the application was made
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    #: when the payment was applied; set exactly when the status is paid
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: when the bill was cancelled; set exactly when the status is cancelled
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list["BillLine"]] = relationship(
+        back_populates="bill", order_by="BillLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def total(self) -> int:
+        """The tax-included total in yen: the sum of the lines."""
+        return sum(line.amount for line in self.lines)
+
+    @property
+    def status_label(self) -> str:
+        return BILL_STATUS_LABELS[BillStatus(self.status)]
+
+    @property
+    def payment_method_label(self) -> str:
+        return PAYMENT_METHOD_LABELS[PaymentMethod(self.payment_method)]
+
+
+class BillLine(db.Model):
+    """One line of a bill, with its tax-included amount and tax rate."""
+
+    __tablename__ = "bill_lines"
+    __table_args__ = (
+        UniqueConstraint("bill_id", "position"),
+        one_of("kind", BillLineKind),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint(
+            f"tax_rate IN ({', '.join(str(rate) for rate in TAX_RATES)})", name="tax_rate"
+        ),
+        CheckConstraint(
+            "period_months IS NULL OR period_months > 0", name="period_months_positive"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the bill this line is on
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    #: order of the line on the bill, from 1
+    position: Mapped[int]
+    #: what the line charges for
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the text printed on the bill
+    description: Mapped[str] = mapped_column(String(200))
+    #: tax-included amount in yen
+    amount: Mapped[int]
+    #: consumption-tax rate in percent
+    tax_rate: Mapped[int] = mapped_column(default=STANDARD_TAX_RATE)
+    #: the contract the line renews, if any
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    #: the renewal period in months
+    period_months: Mapped[int | None]
+    #: the contract's renewal date once the bill is paid, fixed when the bill is made
+    new_renewal_date: Mapped[date | None]
+    #: the plan the contract moves to when the bill is paid
+    target_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+
+    bill: Mapped[Bill] = relationship(back_populates="lines")
+    contract: Mapped[Contract | None] = relationship()
+    target_plan: Mapped[Plan | None] = relationship()
+
+
+class BillNumberCounter(db.Model):
+    """The last bill No. handed out for a day; bill Nos. are the date and a daily sequence."""
+
+    __tablename__ = "bill_number_counters"
+
+    #: the Japan date the numbers belong to
+    issued_on: Mapped[date] = mapped_column(primary_key=True)
+    #: the last sequence number used that day
+    last_number: Mapped[int]

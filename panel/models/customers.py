@@ -1,0 +1,113 @@
+"""The account (会員) and the people who log in to it."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.types import UtcDateTime, one_of, utc_now
+
+
+class CustomerKind(StrEnum):
+    INDIVIDUAL = "individual"  #: 個人
+    CORPORATE = "corporate"  #: 法人
+
+
+class Role(StrEnum):
+    """What a user may do in the customer's panel (役割管理)."""
+
+    OWNER = "owner"  #: 管理者: everything
+    BILLING = "billing"  #: 請求担当: bills, payments, invoices, balance
+    TECHNICAL = "technical"  #: 技術担当: domains, domain lock, contract settings
+    READ_ONLY = "read_only"  #: 閲覧のみ
+
+
+ROLE_LABELS = {
+    Role.OWNER: "管理者",
+    Role.BILLING: "請求担当",
+    Role.TECHNICAL: "技術担当",
+    Role.READ_ONLY: "閲覧のみ",
+}
+
+
+class Customer(db.Model):
+    """A member account (会員): the party that holds contracts and pays bills."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        one_of("kind", CustomerKind),
+        CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: 会員ID, the account's public identifier and its owner's login ID
+    member_id: Mapped[str] = mapped_column(String(32), unique=True)
+    #: the name printed on bills: a person's or a company's
+    name: Mapped[str] = mapped_column(String(100))
+    #: individual (個人) or corporate (法人)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: ご契約者メールアドレス: every notice goes here
+    contract_email: Mapped[str] = mapped_column(String(254))
+    #: サブメールアドレス: notices are copied here when set
+    sub_email: Mapped[str | None] = mapped_column(String(254))
+    #: opted in to the reminder 40 days before a server's renewal date
+    notify_40_days_before: Mapped[bool] = mapped_column(default=False)
+    #: how far below zero the account balance may go, in yen
+    credit_limit: Mapped[int] = mapped_column(default=0)
+    #: when the account was created
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+    users: Mapped[list["User"]] = relationship(back_populates="customer")
+
+    @property
+    def is_corporate(self) -> bool:
+        return self.kind == CustomerKind.CORPORATE
+
+    @property
+    def notice_addresses(self) -> list[str]:
+        """Where notices for this account go: the contract e-mail, then the sub e-mail."""
+        return [address for address in (self.contract_email, self.sub_email) if address]
+
+
+class User(UserMixin, db.Model):
+    """A login under a customer: the owner, or a sub-user with a restricted role."""
+
+    __tablename__ = "users"
+    __table_args__ = (one_of("role", Role),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the account this login belongs to
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: what is typed at the login page; the owner's is the member ID
+    login_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the user's own e-mail (sub-users); the owner uses the contract e-mail
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: Argon2id hash of the password
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: owner, billing, technical or read_only
+    role: Mapped[str] = mapped_column(String(16), default=Role.OWNER)
+    #: set when the owner disables this login; a disabled user cannot log in
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: when the login was created
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+    customer: Mapped[Customer] = relationship(back_populates="users")
+
+    #: the login session this user object was loaded for (set by the session loader)
+    session_token = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+    def get_id(self) -> str | None:
+        # Flask-Login keeps this in the cookie: the server-side session's token, not the user
+        # ID, so ending the session on the server logs the cookie out everywhere.
+        return self.session_token
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[Role(self.role)]

@@ -1,0 +1,40 @@
+"""Member details (会員登録情報): name, e-mail addresses and notice opt-ins."""
+
+from panel.models import Customer, User
+from panel.services.audit import Client, record_event
+from panel.services.errors import DomainError
+
+
+def update_profile(
+    customer: Customer,
+    *,
+    name: str,
+    contract_email: str,
+    sub_email: str | None,
+    notify_40_days_before: bool,
+    by: User,
+    client: Client,
+) -> None:
+    """Change the member details; every field is checked before anything is changed."""
+    sub_email = sub_email or None
+    if sub_email and sub_email.casefold() == contract_email.casefold():
+        raise DomainError(
+            "サブメールアドレスには、ご契約者メールアドレスと別のアドレスを入力してください。",
+            field="sub_email",
+        )
+    changed = [
+        label
+        for label, old, new in (
+            ("名前", customer.name, name),
+            ("ご契約者メールアドレス", customer.contract_email, contract_email),
+            ("サブメールアドレス", customer.sub_email, sub_email),
+            ("40日前のお知らせメール", customer.notify_40_days_before, notify_40_days_before),
+        )
+        if old != new
+    ]
+    customer.name = name
+    customer.contract_email = contract_email
+    customer.sub_email = sub_email
+    customer.notify_40_days_before = notify_40_days_before
+    if changed:
+        record_event("profile_changed", client, user=by, detail="、".join(changed))

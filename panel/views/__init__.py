@@ -1,0 +1,59 @@
+"""Blueprints, and the helpers every view shares."""
+
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import Flask, abort, request
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from panel.services.audit import Client
+from panel.services.errors import DomainError
+
+
+def current_client() -> Client:
+    """The request's client, for the audit log. `remote_addr` is the proxy-corrected address
+    when the operator trusts proxies (ProxyFix), the socket's peer otherwise."""
+    return Client(ip_address=request.remote_addr, user_agent=request.user_agent.string)
+
+
+def show_refusal(form: FlaskForm, refusal: DomainError) -> None:
+    """Show a service's refusal next to the field it concerns, or above the form."""
+    if refusal.field:
+        form[refusal.field].errors.append(refusal.message)
+    else:
+        form.form_errors.append(refusal.message)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def roles_required(*roles: str):
+    """Only logged-in users with one of `roles` may use the view; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def register_views(app: Flask) -> None:
+    from panel.views import auth, dashboard, settings
+
+    auth.register_login_manager()
+    for blueprint in (auth.bp, dashboard.bp, settings.bp):
+        app.register_blueprint(blueprint)
+
+    @app.after_request
+    def _keep_signed_in_pages_out_of_caches(response):
+        if current_user and current_user.is_authenticated:
+            response.headers["Cache-Control"] = "no-store"
+        return response
