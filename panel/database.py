@@ -7,9 +7,11 @@ from sqlalchemy.engine import Engine
 
 
 @event.listens_for(Engine, "connect")
-def _enforce_sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
-    # SQLite ignores foreign keys unless asked, per connection; PostgreSQL always checks them.
+def _configure_sqlite(dbapi_connection, connection_record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
+        # SQLite ignores foreign keys unless asked, per connection; PostgreSQL always checks.
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL: readers never block the writer, so requests served at once don't stall.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -64,7 +64,8 @@ class LoginThrottle:
     worker process shares when it is Redis (`RATELIMIT_STORAGE_URI`)."""
 
     def __init__(self, storage_uri: str, per_account: str, per_address: str):
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._storage = storage_from_string(storage_uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
 
@@ -80,6 +81,11 @@ class LoginThrottle:
     def record_failure(self, login_id: str, ip_address: str | None) -> None:
         for limit, *key in self._keys(login_id, ip_address):
             self._limiter.hit(limit, *key)
+
+
+    def reset(self) -> None:
+        """Forget every count (the storage's own reset; used between tests)."""
+        self._storage.reset()
 
 
 def _throttle() -> LoginThrottle:

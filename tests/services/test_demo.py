@@ -1,0 +1,80 @@
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from panel.extensions import db
+from panel.models import Bill, Contract, Customer, Plan, StaffMember
+from panel.services.audit import Client
+from panel.services.auth import authenticate
+from panel.services.contracts import ContractStatus, list_contracts
+from panel.services.demo import seed_demo
+
+TODAY = date(2026, 11, 21)
+
+
+def _seed(today=TODAY):
+    created = seed_demo(today)
+    db.session.commit()
+    return created
+
+
+def _customer(member_id):
+    return db.session.scalar(select(Customer).where(Customer.member_id == member_id))
+
+
+def test_seeding_twice_adds_nothing_the_second_time():
+    assert _seed() is True
+    counts = [db.session.scalar(select(func.count()).select_from(model))
+              for model in (Customer, Contract, Plan, Bill, StaffMember)]
+    assert _seed(TODAY + timedelta(days=3)) is False
+    assert counts == [db.session.scalar(select(func.count()).select_from(model))
+                      for model in (Customer, Contract, Plan, Bill, StaffMember)]
+
+
+def test_the_demo_plans_include_one_without_the_one_month_period():
+    _seed()
+    plans = db.session.scalars(select(Plan)).all()
+    assert len(plans) >= 3
+    assert any(1 not in plan.periods_months for plan in plans)
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2028, 2, 29), date(2026, 12, 31)])
+def test_the_demo_customer_shows_every_contract_status_on_any_day(today):
+    _seed(today)
+    rows = list_contracts(_customer("demo"), today)
+    servers = [row for row in rows if not row.contract.is_domain]
+    assert len(servers) >= 6
+    assert {row.status for row in servers} == set(ContractStatus)
+    renewal_dates = [row.contract.renewal_date for row in servers]
+    assert len(set(renewal_dates)) < len(renewal_dates)  # two share a renewal date
+    assert any(row.contract.is_domain for row in rows)
+
+
+def test_one_demo_server_uses_more_than_a_lower_plan_allows():
+    _seed()
+    plans = sorted(db.session.scalars(select(Plan)), key=lambda plan: plan.rank)
+    servers = [c for c in db.session.scalars(select(Contract)) if not c.is_domain]
+    assert any(
+        lower.rank < server.plan.rank
+        and (server.domains_used > lower.max_domains
+             or server.mail_accounts_used > lower.max_mail_accounts)
+        for server in servers
+        for lower in plans
+    )
+
+
+def test_the_corporate_demo_has_domains_under_three_tlds_or_more():
+    _seed()
+    corporate = _customer("demo-corp")
+    assert corporate.is_corporate
+    tlds = {row.contract.tld for row in list_contracts(corporate, TODAY) if row.contract.is_domain}
+    assert len(tlds) >= 3
+
+
+def test_the_published_demo_credentials_work():
+    _seed()
+    client = Client(ip_address="127.0.0.1", user_agent="pytest")
+    assert authenticate("demo", "demo-pass-2026", client).customer.member_id == "demo"
+    assert authenticate("demo-corp", "demo-pass-2026", client).customer.member_id == "demo-corp"
+    assert db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
