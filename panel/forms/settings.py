@@ -1,6 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField
-from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional
 
 INVALID_EMAIL = "メールアドレスの形式が正しくありません(例: taro@example.jp)。"
 EMAIL_TOO_LONG = "メールアドレスは254文字以内で入力してください。"
@@ -15,7 +16,7 @@ class ProfileForm(FlaskForm):
         "お名前(法人の場合は法人名)",
         filters=[stripped],
         validators=[
-            InputRequired("お名前を入力してください。"),
+            DataRequired("お名前を入力してください。"),
             Length(max=100, message="お名前は100文字以内で入力してください。"),
         ],
     )
@@ -23,7 +24,7 @@ class ProfileForm(FlaskForm):
         "ご契約者メールアドレス",
         filters=[stripped],
         validators=[
-            InputRequired("ご契約者メールアドレスを入力してください。"),
+            DataRequired("ご契約者メールアドレスを入力してください。"),
             Length(max=254, message=EMAIL_TOO_LONG),
             Email(INVALID_EMAIL),
         ],
@@ -35,7 +36,7 @@ class ProfileForm(FlaskForm):
     )
     notify_40_days_before = RadioField(
         "サーバー更新日40日前のお知らせメール",
-        choices=[("yes", "受信する"), ("no", "受信しない")],
+        choices=[SelectChoice("yes", "受信する"), SelectChoice("no", "受信しない")],
         # The choice is checked by AnyOf below, with a Japanese message.
         validate_choice=False,
         validators=[
