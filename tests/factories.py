@@ -11,28 +11,55 @@ from panel.services.auth import hash_password
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
 
-def plan(code: str = "standard", rank: int = 2, prices: dict[int, int] | None = None,
-         max_domains: int = 30, max_mail_accounts: int = 300,
-         one_month_price: int = 1_100) -> Plan:
+def plan(
+    code: str = "standard",
+    rank: int = 2,
+    prices: dict[int, int] | None = None,
+    max_domains: int = 30,
+    max_mail_accounts: int = 300,
+    one_month_price: int = 1_100,
+) -> Plan:
     prices = prices or {1: 1_100, 3: 3_300, 6: 6_600, 12: 12_540}
-    created = Plan(code=code, name=code.capitalize(), rank=rank, max_domains=max_domains,
-                   max_mail_accounts=max_mail_accounts, one_month_price=one_month_price,
-                   prices=[PlanPrice(months=m, price=p) for m, p in prices.items()])
+    created = Plan(
+        code=code,
+        name=code.capitalize(),
+        rank=rank,
+        max_domains=max_domains,
+        max_mail_accounts=max_mail_accounts,
+        one_month_price=one_month_price,
+        prices=[PlanPrice(months=m, price=p) for m, p in prices.items()],
+    )
     db.session.add(created)
     db.session.commit()
     return created
 
 
-def customer(member_id: str = "taro", *, kind: str = CustomerKind.INDIVIDUAL,
-             name: str = "山田 太郎", password: str = PASSWORD,
-             contract_email: str | None = None, sub_email: str | None = None) -> Customer:
+def customer(
+    member_id: str = "taro",
+    *,
+    kind: str = CustomerKind.INDIVIDUAL,
+    name: str = "山田 太郎",
+    password: str = PASSWORD,
+    contract_email: str | None = None,
+    sub_email: str | None = None,
+) -> Customer:
     """A customer with its owner login (login ID = member ID)."""
-    created = Customer(member_id=member_id, name=name, kind=kind,
-                       contract_email=contract_email or f"{member_id}@example.jp",
-                       sub_email=sub_email)
+    created = Customer(
+        member_id=member_id,
+        name=name,
+        kind=kind,
+        contract_email=contract_email or f"{member_id}@example.jp",
+        sub_email=sub_email,
+    )
     db.session.add(created)
-    db.session.add(User(customer=created, login_id=member_id, role=Role.OWNER,
-                        password_hash=hash_password(password)))
+    db.session.add(
+        User(
+            customer=created,
+            login_id=member_id,
+            role=Role.OWNER,
+            password_hash=hash_password(password),
+        )
+    )
     db.session.commit()
     return created
 
@@ -42,25 +69,38 @@ def owner(customer: Customer) -> User:
 
 
 def sub_user(customer: Customer, login_id: str, role: str, password: str = PASSWORD) -> User:
-    created = User(customer=customer, login_id=login_id, role=role,
-                   password_hash=hash_password(password))
+    created = User(
+        customer=customer, login_id=login_id, role=role, password_hash=hash_password(password)
+    )
     db.session.add(created)
     db.session.commit()
     return created
 
 
-def server(customer: Customer, name: str, on_plan: Plan, renewal_date: date, *,
-           is_trial: bool = False) -> Contract:
-    created = Contract(customer=customer, kind=ContractKind.HOSTING, name=name, plan=on_plan,
-                       renewal_date=renewal_date, is_trial=is_trial)
+def server(
+    customer: Customer, name: str, on_plan: Plan, renewal_date: date, *, is_trial: bool = False
+) -> Contract:
+    created = Contract(
+        customer=customer,
+        kind=ContractKind.HOSTING,
+        name=name,
+        plan=on_plan,
+        renewal_date=renewal_date,
+        is_trial=is_trial,
+    )
     db.session.add(created)
     db.session.commit()
     return created
 
 
 def domain(customer: Customer, name: str, expires_on: date) -> Contract:
-    created = Contract(customer=customer, kind=ContractKind.DOMAIN, name=name,
-                       tld=name.split(".", 1)[1], renewal_date=expires_on)
+    created = Contract(
+        customer=customer,
+        kind=ContractKind.DOMAIN,
+        name=name,
+        tld=name.split(".", 1)[1],
+        renewal_date=expires_on,
+    )
     db.session.add(created)
     db.session.commit()
     return created

@@ -28,8 +28,14 @@ def test_a_login_on_one_worker_holds_on_another_and_logout_ends_it_on_both(app, 
     first, second = _worker(app, secret_key), _worker(app, secret_key)
 
     browser = first.test_client()
-    browser.post("/login", data={"login_id": "taro", "password": factories.PASSWORD,
-                                 "csrf_token": csrf_token(browser)})
+    browser.post(
+        "/login",
+        data={
+            "login_id": "taro",
+            "password": factories.PASSWORD,
+            "csrf_token": csrf_token(browser),
+        },
+    )
     cookie = browser.get_cookie("session").value
 
     same_browser_on_second = second.test_client()

@@ -72,9 +72,7 @@ class Bill(db.Model):
         one_of("payment_method", PaymentMethod),
         one_of("kind", BillKind),
         CheckConstraint("due_date >= issued_on", name="due_after_issue"),
-        CheckConstraint(
-            "(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"
-        ),
+        CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"),
         CheckConstraint(
             "(status = 'cancelled') = (cancelled_at IS NOT NULL)",
             name="cancelled_at_iff_cancelled",

@@ -47,8 +47,10 @@ def _hash_for_unknown_users(time_cost: int, memory_cost: int) -> str:
 def _password_matches(user: User | None, password: str) -> bool:
     hasher = _hasher()
     # An unknown login ID costs the same hash as a known one, so timing tells nothing.
-    stored = user.password_hash if user else _hash_for_unknown_users(
-        hasher.time_cost, hasher.memory_cost
+    stored = (
+        user.password_hash
+        if user
+        else _hash_for_unknown_users(hasher.time_cost, hasher.memory_cost)
     )
     try:
         hasher.verify(stored, password)
@@ -81,7 +83,6 @@ class LoginThrottle:
     def record_failure(self, login_id: str, ip_address: str | None) -> None:
         for limit, *key in self._keys(login_id, ip_address):
             self._limiter.hit(limit, *key)
-
 
     def reset(self) -> None:
         """Forget every count (the storage's own reset; used between tests)."""

@@ -20,12 +20,30 @@ STAFF_PASSWORD = "staff-pass-2026"  # noqa: S105
 
 #: code, name, rank, max domains, max mail accounts, {months: tax-included price}
 PLANS = (
-    ("lite", "ライト", 1, 5, 50, {3: 1_650, 6: 3_300, 12: 6_270, 24: 12_540, 36: 17_820,
-                                60: 29_700}),
-    ("standard", "スタンダード", 2, 30, 300, {1: 1_100, 3: 3_300, 6: 6_600, 12: 12_540,
-                                          24: 24_420, 36: 35_640, 60: 59_400}),
-    ("premium", "プレミアム", 3, 100, 1000, {1: 2_200, 3: 6_600, 6: 13_200, 12: 25_080,
-                                        24: 48_840, 36: 71_280, 60: 118_800}),
+    (
+        "lite",
+        "ライト",
+        1,
+        5,
+        50,
+        {3: 1_650, 6: 3_300, 12: 6_270, 24: 12_540, 36: 17_820, 60: 29_700},
+    ),
+    (
+        "standard",
+        "スタンダード",
+        2,
+        30,
+        300,
+        {1: 1_100, 3: 3_300, 6: 6_600, 12: 12_540, 24: 24_420, 36: 35_640, 60: 59_400},
+    ),
+    (
+        "premium",
+        "プレミアム",
+        3,
+        100,
+        1000,
+        {1: 2_200, 3: 6_600, 6: 13_200, 12: 25_080, 24: 48_840, 36: 71_280, 60: 118_800},
+    ),
 )
 #: The lite plan has no one-month period; its one-month price still prorates month ends.
 LITE_ONE_MONTH_PRICE = 550
@@ -49,8 +67,14 @@ def _seed_plans() -> dict[str, Plan]:
     return plans
 
 
-def _customer(member_id: str, name: str, kind: str, contract_email: str,
-              sub_email: str | None, credit_limit: int = 0) -> Customer:
+def _customer(
+    member_id: str,
+    name: str,
+    kind: str,
+    contract_email: str,
+    sub_email: str | None,
+    credit_limit: int = 0,
+) -> Customer:
     customer = Customer(
         member_id=member_id,
         name=name,
@@ -61,36 +85,67 @@ def _customer(member_id: str, name: str, kind: str, contract_email: str,
     )
     db.session.add(customer)
     db.session.add(
-        User(customer=customer, login_id=member_id, role=Role.OWNER,
-             password_hash=hash_password(DEMO_PASSWORD))
+        User(
+            customer=customer,
+            login_id=member_id,
+            role=Role.OWNER,
+            password_hash=hash_password(DEMO_PASSWORD),
+        )
     )
     return customer
 
 
-def _server(customer: Customer, name: str, plan: Plan, renewal_date: date, *,
-            is_trial: bool = False, domains_used: int = 1, mail_accounts_used: int = 3) -> Contract:
-    contract = Contract(customer=customer, kind=ContractKind.HOSTING, name=name, plan=plan,
-                        renewal_date=renewal_date, is_trial=is_trial,
-                        domains_used=domains_used, mail_accounts_used=mail_accounts_used)
+def _server(
+    customer: Customer,
+    name: str,
+    plan: Plan,
+    renewal_date: date,
+    *,
+    is_trial: bool = False,
+    domains_used: int = 1,
+    mail_accounts_used: int = 3,
+) -> Contract:
+    contract = Contract(
+        customer=customer,
+        kind=ContractKind.HOSTING,
+        name=name,
+        plan=plan,
+        renewal_date=renewal_date,
+        is_trial=is_trial,
+        domains_used=domains_used,
+        mail_accounts_used=mail_accounts_used,
+    )
     db.session.add(contract)
     return contract
 
 
 def _domain(customer: Customer, name: str, expires_on: date) -> Contract:
-    contract = Contract(customer=customer, kind=ContractKind.DOMAIN, name=name,
-                        tld=name.split(".", 1)[1], renewal_date=expires_on)
+    contract = Contract(
+        customer=customer,
+        kind=ContractKind.DOMAIN,
+        name=name,
+        tld=name.split(".", 1)[1],
+        renewal_date=expires_on,
+    )
     db.session.add(contract)
     return contract
 
 
 def _seed_individual(plans: dict[str, Plan], today: date) -> None:
-    customer = _customer("demo", "山田 太郎", CustomerKind.INDIVIDUAL,
-                         "demo@example.jp", "demo-sub@example.com")
+    customer = _customer(
+        "demo", "山田 太郎", CustomerKind.INDIVIDUAL, "demo@example.jp", "demo-sub@example.com"
+    )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
     _server(customer, "yamada-trial.jp", plans["standard"], days(9), is_trial=True)
     # Uses more domains and mail accounts than the lite plan allows: a downgrade is refused.
-    _server(customer, "yamada-shop.jp", plans["standard"], days(45),
-            domains_used=12, mail_accounts_used=80)
+    _server(
+        customer,
+        "yamada-shop.jp",
+        plans["standard"],
+        days(45),
+        domains_used=12,
+        mail_accounts_used=80,
+    )
     # Two servers with the same renewal date: renewed and auto-charged together.
     _server(customer, "yamada-blog.com", plans["lite"], days(20))
     _server(customer, "yamada-photo.net", plans["lite"], days(20))
@@ -125,15 +180,30 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
 
 
 def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
-    customer = _customer("demo-corp", "株式会社デモ商事", CustomerKind.CORPORATE,
-                         "keiri@demo-corp.example.jp", "it@demo-corp.example.jp",
-                         credit_limit=100_000)
+    customer = _customer(
+        "demo-corp",
+        "株式会社デモ商事",
+        CustomerKind.CORPORATE,
+        "keiri@demo-corp.example.jp",
+        "it@demo-corp.example.jp",
+        credit_limit=100_000,
+    )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
-    _server(customer, "demo-corp.co.jp", plans["premium"], days(120),
-            domains_used=8, mail_accounts_used=140)
-    for name, expires_in in (("demo-corp.co.jp", 150), ("demo-corp.com", 40),
-                             ("demo-corp.net", 80), ("demo-corp.jp", 10),
-                             ("demo-corp.biz", 200)):
+    _server(
+        customer,
+        "demo-corp.co.jp",
+        plans["premium"],
+        days(120),
+        domains_used=8,
+        mail_accounts_used=140,
+    )
+    for name, expires_in in (
+        ("demo-corp.co.jp", 150),
+        ("demo-corp.com", 40),
+        ("demo-corp.net", 80),
+        ("demo-corp.jp", 10),
+        ("demo-corp.biz", 200),
+    ):
         _domain(customer, name, days(expires_in))
 
 
@@ -148,6 +218,9 @@ def seed_demo(today: date) -> bool:
     if "demo-corp" not in existing:
         _seed_corporate(plans, today)
     if not had_staff:
-        db.session.add(StaffMember(login_id="staff", name="サポート 佐藤",
-                                   password_hash=hash_password(STAFF_PASSWORD)))
+        db.session.add(
+            StaffMember(
+                login_id="staff", name="サポート 佐藤", password_hash=hash_password(STAFF_PASSWORD)
+            )
+        )
     return not (had_plans and had_staff and {"demo", "demo-corp"} <= existing)

@@ -16,9 +16,7 @@ bp = Blueprint("auth", __name__)
 
 
 def register_login_manager() -> None:
-    login_manager.user_loader(
-        lambda token: auth_service.load_session_user(token, utc_now())
-    )
+    login_manager.user_loader(lambda token: auth_service.load_session_user(token, utc_now()))
 
     @login_manager.unauthorized_handler
     def _to_login_page():

@@ -44,6 +44,4 @@ def profile():
             db.session.commit()
             flash("会員登録情報を変更しました。", "success")
             return redirect_to(url_for("settings.profile"))
-    return render_page_or_partial(
-        "settings/profile.html", "settings/_profile_form.html", form=form
-    )
+    return render_page_or_partial("settings/profile.html", "settings/_profile_form.html", form=form)

@@ -98,7 +98,10 @@ def test_a_session_is_found_by_its_token_until_it_ends():
 
 @pytest.mark.parametrize(
     ("remember", "still_open", "expired"),
-    [(False, timedelta(hours=11), timedelta(hours=12)), (True, timedelta(days=29), timedelta(days=30))],
+    [
+        (False, timedelta(hours=11), timedelta(hours=12)),
+        (True, timedelta(days=29), timedelta(days=30)),
+    ],
 )
 def test_a_session_expires(remember, still_open, expired):
     user = factories.owner(factories.customer())

@@ -21,8 +21,10 @@ def _bill(customer, issued_on, due_date, amounts):
         payment_method=PaymentMethod.BANK_TRANSFER,
         issued_on=issued_on,
         due_date=due_date,
-        lines=[LineDraft(kind=BillLineKind.RENEWAL, description=f"line {n}", amount=amount)
-               for n, amount in enumerate(amounts)],
+        lines=[
+            LineDraft(kind=BillLineKind.RENEWAL, description=f"line {n}", amount=amount)
+            for n, amount in enumerate(amounts)
+        ],
     )
 
 

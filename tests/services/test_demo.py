@@ -25,11 +25,15 @@ def _customer(member_id):
 
 def test_seeding_twice_adds_nothing_the_second_time():
     assert _seed() is True
-    counts = [db.session.scalar(select(func.count()).select_from(model))
-              for model in (Customer, Contract, Plan, Bill, StaffMember)]
+    counts = [
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Customer, Contract, Plan, Bill, StaffMember)
+    ]
     assert _seed(TODAY + timedelta(days=3)) is False
-    assert counts == [db.session.scalar(select(func.count()).select_from(model))
-                      for model in (Customer, Contract, Plan, Bill, StaffMember)]
+    assert counts == [
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Customer, Contract, Plan, Bill, StaffMember)
+    ]
 
 
 def test_the_demo_plans_include_one_without_the_one_month_period():
@@ -57,8 +61,10 @@ def test_one_demo_server_uses_more_than_a_lower_plan_allows():
     servers = [c for c in db.session.scalars(select(Contract)) if not c.is_domain]
     assert any(
         lower.rank < server.plan.rank
-        and (server.domains_used > lower.max_domains
-             or server.mail_accounts_used > lower.max_mail_accounts)
+        and (
+            server.domains_used > lower.max_domains
+            or server.mail_accounts_used > lower.max_mail_accounts
+        )
         for server in servers
         for lower in plans
     )

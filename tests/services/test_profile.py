@@ -13,12 +13,21 @@ CLIENT = Client(ip_address="192.0.2.10", user_agent="pytest")
 
 def test_profile_changes_are_saved_and_audited():
     customer = factories.customer()
-    update_profile(customer, name="山田 花子", contract_email="hanako@example.jp",
-                   sub_email="hanako@example.com", notify_40_days_before=True,
-                   by=factories.owner(customer), client=CLIENT)
+    update_profile(
+        customer,
+        name="山田 花子",
+        contract_email="hanako@example.jp",
+        sub_email="hanako@example.com",
+        notify_40_days_before=True,
+        by=factories.owner(customer),
+        client=CLIENT,
+    )
     db.session.commit()
     assert (customer.name, customer.contract_email, customer.sub_email) == (
-        "山田 花子", "hanako@example.jp", "hanako@example.com")
+        "山田 花子",
+        "hanako@example.jp",
+        "hanako@example.com",
+    )
     assert customer.notify_40_days_before
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "profile_changed"))
     assert "サブメールアドレス" in event.detail
@@ -27,8 +36,14 @@ def test_profile_changes_are_saved_and_audited():
 def test_the_sub_email_must_differ_from_the_contract_email():
     customer = factories.customer(sub_email="old-sub@example.jp")
     with pytest.raises(DomainError) as refusal:
-        update_profile(customer, name="山田 太郎", contract_email="Same@example.jp",
-                       sub_email="same@example.jp", notify_40_days_before=False,
-                       by=factories.owner(customer), client=CLIENT)
+        update_profile(
+            customer,
+            name="山田 太郎",
+            contract_email="Same@example.jp",
+            sub_email="same@example.jp",
+            notify_40_days_before=False,
+            by=factories.owner(customer),
+            client=CLIENT,
+        )
     assert refusal.value.field == "sub_email"
     assert customer.sub_email == "old-sub@example.jp"

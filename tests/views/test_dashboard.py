@@ -46,12 +46,21 @@ def test_the_dashboard_shows_each_contract_with_its_status_for_today(client, log
 def test_the_dashboard_lists_bills_awaiting_payment(client, login_as):
     today = today_in_japan()
     customer = factories.customer()
-    create_bill(customer, kind=BillKind.RENEWAL, payment_method=PaymentMethod.CONVENIENCE_STORE,
-                issued_on=today, due_date=today + timedelta(days=7),
-                lines=[LineDraft(kind=BillLineKind.RENEWAL, description="taro.jp 12ヶ月 更新",
-                                 amount=12_540),
-                       LineDraft(kind=BillLineKind.CONVENIENCE_STORE_FEE,
-                                 description="コンビニ決済手数料", amount=200)])
+    create_bill(
+        customer,
+        kind=BillKind.RENEWAL,
+        payment_method=PaymentMethod.CONVENIENCE_STORE,
+        issued_on=today,
+        due_date=today + timedelta(days=7),
+        lines=[
+            LineDraft(kind=BillLineKind.RENEWAL, description="taro.jp 12ヶ月 更新", amount=12_540),
+            LineDraft(
+                kind=BillLineKind.CONVENIENCE_STORE_FEE,
+                description="コンビニ決済手数料",
+                amount=200,
+            ),
+        ],
+    )
     db.session.commit()
 
     page = login_as(factories.owner(customer)).get("/").get_data(as_text=True)

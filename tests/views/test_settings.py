@@ -25,14 +25,19 @@ def owner_client(client, login_as, customer):
 
 def _post(client, data, htmx=False):
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(PROFILE, data=data | {"csrf_token": csrf_token(client, PROFILE)},
-                       headers=headers)
+    return client.post(
+        PROFILE, data=data | {"csrf_token": csrf_token(client, PROFILE)}, headers=headers
+    )
 
 
 def _saved(customer):
     db.session.refresh(customer)
-    return (customer.name, customer.contract_email, customer.sub_email,
-            customer.notify_40_days_before)
+    return (
+        customer.name,
+        customer.contract_email,
+        customer.sub_email,
+        customer.notify_40_days_before,
+    )
 
 
 def test_the_profile_page_shows_the_current_details(owner_client):
