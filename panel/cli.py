@@ -1,4 +1,6 @@
-"""Operator commands: `flask --app wsgi demo seed` (`db upgrade` is Flask-Migrate's)."""
+"""Operator commands: `demo seed`, `mail send` (`db upgrade` is Flask-Migrate's)."""
+
+from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
@@ -6,8 +8,10 @@ from flask.cli import AppGroup
 
 from panel.extensions import db
 from panel.services.calendar import today_in_japan
+from panel.services.mail import deliver_outbox
 
 demo = AppGroup("demo", help="Demo data.")
+mail = AppGroup("mail", help="The e-mail outbox.")
 
 
 @demo.command("seed")
@@ -25,5 +29,13 @@ def seed_command() -> None:
     click.echo("  staff:     staff / staff-pass-2026")
 
 
+@mail.command("send")
+def send_command() -> None:
+    """Deliver the outbox over SMTP; what fails is retried by a later run."""
+    sent, failed = deliver_outbox(datetime.now(UTC))
+    click.echo(f"sent {sent}, failed {failed} (will be retried)")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
+    app.cli.add_command(mail)

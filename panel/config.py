@@ -51,6 +51,11 @@ def from_environment() -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_USE_STARTTLS": _bool("MAIL_USE_STARTTLS", False),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "ユーザーズパネル <panel@example.jp>"),
+        # Where customers send bank transfers (銀行振込), shown on bills and in bill e-mails.
+        "BANK_TRANSFER_ACCOUNT": os.environ.get(
+            "BANK_TRANSFER_ACCOUNT",
+            "サンプル銀行 本店営業部 普通預金 1234567 カ)サンプルホスティング",
+        ),
         # The issuer printed on qualified invoices (適格請求書).
         "ISSUER_NAME": os.environ.get("ISSUER_NAME", "株式会社サンプルホスティング"),
         "ISSUER_ADDRESS": os.environ.get("ISSUER_ADDRESS", "〒100-0001 東京都千代田区千代田1-1-1"),

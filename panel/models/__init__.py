@@ -4,6 +4,8 @@ from panel.models.audit import AuditEvent
 from panel.models.bills import Bill, BillLine, BillNumberCounter
 from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
+from panel.models.domains import DomainPrice
+from panel.models.mail import OutboxMail
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sessions import LoginSession
 from panel.models.staff import StaffMember
@@ -17,7 +19,9 @@ __all__ = [
     "ContractKind",
     "Customer",
     "CustomerKind",
+    "DomainPrice",
     "LoginSession",
+    "OutboxMail",
     "Plan",
     "PlanPrice",
     "Role",

@@ -94,6 +94,8 @@ class Bill(db.Model):
     issued_on: Mapped[date]
     #: お支払期限日: the last Japan date on which payment is accepted
     due_date: Mapped[date]
+    #: the one-time token of the confirm form that applied: a double submit finds this bill
+    application_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: when the application was made
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     #: when the payment was applied; set exactly when the status is paid

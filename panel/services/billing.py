@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from panel.extensions import db
 from panel.models import Bill, BillLine, BillNumberCounter, Customer
-from panel.models.bills import STANDARD_TAX_RATE, BillStatus
+from panel.models.bills import STANDARD_TAX_RATE, BillStatus, PaymentMethod
 
 
 def allocate_bill_no(issued_on: date) -> str:
@@ -84,3 +84,33 @@ def list_awaiting_bills(customer: Customer) -> list[Bill]:
             .order_by(Bill.due_date, Bill.id)
         )
     )
+
+
+def payment_instructions(bill: Bill, bank_account: str) -> str:
+    """What the customer does next to pay `bill` by its method (bill page and bill e-mail)."""
+    method = PaymentMethod(bill.payment_method)
+    if method == PaymentMethod.BANK_TRANSFER:
+        return (
+            f"お支払期限日までに、下記の口座へお振込みください。\n{bank_account}\n"
+            f"振込名義の前に請求No.({bill.bill_no})を入れてください。"
+            "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
+            "入金確認後にご契約へ反映されます。"
+        )
+    if method == PaymentMethod.CONVENIENCE_STORE:
+        return (
+            "ご請求の詳細ページの「お支払のお手続き」でお支払番号を取得し、"
+            "お支払期限日までにコンビニエンスストアでお支払いください。"
+            "店舗からの通知後(1〜2時間かかる場合があります)にご契約へ反映されます。"
+        )
+    if method == PaymentMethod.PAYPAL:
+        return (
+            "ご請求の詳細ページの「お支払のお手続き」からPayPalでお支払いください。"
+            "決済後すぐにご契約へ反映されます。"
+        )
+    if method == PaymentMethod.CARD:
+        return (
+            "ご請求の詳細ページの「お支払のお手続き」からクレジットカード"
+            "(VISA・Master・JCB・American Express)でお支払いください。"
+            "決済後すぐにご契約へ反映されます。"
+        )
+    return "お支払は自動で行われます。"

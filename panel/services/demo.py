@@ -6,14 +6,12 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from panel.extensions import db
-from panel.models import Contract, Customer, Plan, PlanPrice, StaffMember, User
-from panel.models.bills import BillKind, BillLineKind, PaymentMethod
+from panel.models import Contract, Customer, DomainPrice, Plan, PlanPrice, StaffMember, User
+from panel.models.bills import PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
-from panel.services.billing import LineDraft, create_bill
-from panel.services.calendar import add_months
-from panel.services.contracts import last_renewable_day
+from panel.services.renewal import Selection, apply_renewal
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo credentials)
 STAFF_PASSWORD = "staff-pass-2026"  # noqa: S105
@@ -65,6 +63,17 @@ def _seed_plans() -> dict[str, Plan]:
         )
         db.session.add(plans[code])
     return plans
+
+
+#: Tax-included price of one year per TLD.
+DOMAIN_PRICES = {"com": 1_650, "net": 1_760, "jp": 3_520, "co.jp": 4_180, "biz": 2_200}
+
+
+def _seed_domain_prices() -> None:
+    existing = set(db.session.scalars(select(DomainPrice.tld)))
+    for tld, price in DOMAIN_PRICES.items():
+        if tld not in existing:
+            db.session.add(DomainPrice(tld=tld, price_per_year=price))
 
 
 def _customer(
@@ -157,25 +166,14 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     _domain(customer, "yamada.net", days(25))
     db.session.flush()
 
-    issued_on = days(-2)
-    new_renewal_date = add_months(office.renewal_date, 12)
-    create_bill(
+    # A renewal applied two days ago, awaiting a bank transfer.
+    apply_renewal(
         customer,
-        kind=BillKind.RENEWAL,
+        [Selection(contract_id=office.id, months=12, plan_id=office.plan_id)],
+        month_end=False,
         payment_method=PaymentMethod.BANK_TRANSFER,
-        issued_on=issued_on,
-        due_date=min(last_renewable_day(office.renewal_date), issued_on + timedelta(days=14)),
-        lines=[
-            LineDraft(
-                kind=BillLineKind.RENEWAL,
-                description=f"{office.name} プレミアム 12ヶ月 更新",
-                amount=25_080,
-                contract_id=office.id,
-                period_months=12,
-                new_renewal_date=new_renewal_date,
-                target_plan_id=office.plan_id,
-            )
-        ],
+        application_token=f"demo-{office.id}",
+        today=days(-2),
     )
 
 
@@ -213,6 +211,7 @@ def seed_demo(today: date) -> bool:
     had_staff = db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
     had_plans = db.session.scalar(select(Plan.id).limit(1)) is not None
     plans = _seed_plans()
+    _seed_domain_prices()
     if "demo" not in existing:
         _seed_individual(plans, today)
     if "demo-corp" not in existing:

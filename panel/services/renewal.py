@@ -1,0 +1,370 @@
+"""Renewal and plan change (ご契約更新・プラン変更): what may be renewed, its price, the bill.
+
+Every price and date is computed here from the database; what a form sends is only a choice
+of contract, period and plan, and is checked again on every step.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from panel.extensions import db
+from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
+from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
+from panel.models.domains import DOMAIN_RENEWAL_YEARS
+from panel.services.billing import LineDraft, create_bill
+from panel.services.calendar import add_months, days_in_month, end_of_month
+from panel.services.contracts import (
+    ContractStatus,
+    contract_status,
+    last_renewable_day,
+)
+from panel.services.errors import DomainError
+from panel.services.mail import queue_bill_mail
+from panel.services.tax import RateTotal, totals_by_rate
+
+#: A renewal bill is due at the latest this many days after the application.
+MAX_DAYS_TO_PAY = 14
+#: The fee a convenience-store payment adds to the bill, tax included.
+CONVENIENCE_STORE_FEE = 200
+#: The payment methods a renewal may choose, in the order they are offered.
+RENEWAL_PAYMENT_METHODS = (
+    PaymentMethod.CARD,
+    PaymentMethod.PAYPAL,
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.CONVENIENCE_STORE,
+)
+
+
+def period_label(months: int) -> str:
+    """12 → 1年, 3 → 3ヶ月"""
+    return f"{months // 12}年" if months % 12 == 0 else f"{months}ヶ月"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the customer picked for one contract: a period and, for a server, a plan."""
+
+    contract_id: int
+    months: int
+    plan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RowRefusal:
+    """Why one contract cannot be renewed as chosen; `bill_no` names the bill it is already on."""
+
+    message: str
+    bill_no: str | None = None
+
+
+@dataclass
+class QuotedRenewal:
+    """One contract renewed as chosen: its price and its dates."""
+
+    contract: Contract
+    months: int
+    target_plan: Plan | None
+    price: int
+    new_renewal_date: date
+    #: days added to reach the month's end, and what they cost
+    extra_days: int = 0
+    proration: int = 0
+
+    @property
+    def changes_plan(self) -> bool:
+        return self.target_plan is not None and self.target_plan.id != self.contract.plan_id
+
+    @property
+    def amount(self) -> int:
+        return self.price + self.proration
+
+
+@dataclass
+class RenewalQuote:
+    """The price of a selection, before anything is applied."""
+
+    renewals: list[QuotedRenewal] = field(default_factory=list)
+    refusals: dict[int, RowRefusal] = field(default_factory=dict)
+    payment_method: str | None = None
+    today: date | None = None
+
+    @property
+    def lines(self) -> list[LineDraft]:
+        lines = []
+        for renewal in self.renewals:
+            lines.append(_renewal_line(renewal))
+            if renewal.proration:
+                lines.append(
+                    LineDraft(
+                        kind=BillLineKind.MONTH_END_PRORATION,
+                        description=(
+                            f"{renewal.contract.name} 月末までの日割 {renewal.extra_days}日分"
+                        ),
+                        amount=renewal.proration,
+                        contract_id=renewal.contract.id,
+                    )
+                )
+        if lines and self.payment_method == PaymentMethod.CONVENIENCE_STORE:
+            lines.append(
+                LineDraft(
+                    kind=BillLineKind.CONVENIENCE_STORE_FEE,
+                    description="コンビニ決済手数料",
+                    amount=CONVENIENCE_STORE_FEE,
+                )
+            )
+        return lines
+
+    @property
+    def total(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    @property
+    def tax_totals(self) -> list[RateTotal]:
+        return totals_by_rate((line.amount, line.tax_rate) for line in self.lines)
+
+    @property
+    def due_date(self) -> date | None:
+        """The last day all of its contracts can still be renewed, but at most 14 days away."""
+        if not self.renewals or self.today is None:
+            return None
+        earliest = min(renewal.contract.renewal_date for renewal in self.renewals)
+        return min(last_renewable_day(earliest), self.today + timedelta(days=MAX_DAYS_TO_PAY))
+
+
+def _renewal_line(renewal: QuotedRenewal) -> LineDraft:
+    contract = renewal.contract
+    period = period_label(renewal.months)
+    if contract.is_domain:
+        description = f"{contract.name} ドメイン更新 {period}"
+    elif renewal.changes_plan:
+        description = (
+            f"{contract.name} {contract.plan.name}→{renewal.target_plan.name}プラン"
+            f" {period} 更新(プラン変更)"
+        )
+    else:
+        description = f"{contract.name} {contract.plan.name}プラン {period} 更新"
+    return LineDraft(
+        kind=BillLineKind.RENEWAL,
+        description=description,
+        amount=renewal.price,
+        contract_id=contract.id,
+        period_months=renewal.months,
+        new_renewal_date=renewal.new_renewal_date,
+        target_plan_id=renewal.target_plan.id if renewal.target_plan else None,
+    )
+
+
+def is_renewable(contract: Contract, today: date) -> bool:
+    return contract_status(contract.renewal_date, contract.is_trial, today) != (
+        ContractStatus.EXPIRED
+    )
+
+
+def list_renewable_contracts(customer: Customer, today: date) -> list[Contract]:
+    """The contracts the customer may renew today (trial, active or grace), servers first."""
+    contracts = db.session.scalars(
+        select(Contract)
+        .options(selectinload(Contract.plan).selectinload(Plan.prices))
+        .where(
+            Contract.customer_id == customer.id,
+            Contract.renewal_date >= today - timedelta(days=7),
+        )
+        .order_by(Contract.kind.desc(), Contract.renewal_date, Contract.name)
+    )
+    return [contract for contract in contracts if is_renewable(contract, today)]
+
+
+def list_plans() -> list[Plan]:
+    return list(
+        db.session.scalars(select(Plan).options(selectinload(Plan.prices)).order_by(Plan.rank))
+    )
+
+
+def domain_prices() -> dict[str, int]:
+    return {price.tld: price.price_per_year for price in db.session.scalars(select(DomainPrice))}
+
+
+def bills_awaiting_for(contract_ids: list[int]) -> dict[int, str]:
+    """Contract ID → the No. of the bill awaiting payment that already renews it."""
+    if not contract_ids:
+        return {}
+    rows = db.session.execute(
+        select(BillLine.contract_id, Bill.bill_no)
+        .join(Bill)
+        .where(
+            BillLine.contract_id.in_(contract_ids),
+            BillLine.kind == BillLineKind.RENEWAL,
+            Bill.status == BillStatus.AWAITING_PAYMENT,
+        )
+    )
+    return {contract_id: bill_no for contract_id, bill_no in rows}
+
+
+def _downgrade_refusal(contract: Contract, target: Plan) -> RowRefusal | None:
+    if target.rank >= contract.plan.rank:
+        return None
+    reasons = []
+    if contract.domains_used > target.max_domains:
+        reasons.append(
+            f"ドメイン数の上限は{target.max_domains}個ですが、{contract.domains_used}個ご利用中です"
+        )
+    if contract.mail_accounts_used > target.max_mail_accounts:
+        reasons.append(
+            f"メールアカウント数の上限は{target.max_mail_accounts}個ですが、"
+            f"{contract.mail_accounts_used}個ご利用中です"
+        )
+    if not reasons:
+        return None
+    return RowRefusal(
+        f"{target.name}プランへは変更できません。{target.name}プランの"
+        + "。また、".join(reasons)
+        + "。設定可能数にあわせてからお申込ください。"
+    )
+
+
+def _quote_one(
+    contract: Contract,
+    selection: Selection,
+    plans: dict[int, Plan],
+    prices_by_tld: dict[str, int],
+    month_end: bool,
+    today: date,
+) -> QuotedRenewal | RowRefusal:
+    if not is_renewable(contract, today):
+        return RowRefusal("ご契約更新日の7日後を過ぎているため、更新できません(期限切れ)。")
+    if contract.is_domain:
+        years, remainder = divmod(selection.months, 12)
+        if remainder or years not in DOMAIN_RENEWAL_YEARS:
+            return RowRefusal("ドメインの更新期間は1年〜10年の中からお選びください。")
+        if contract.tld not in prices_by_tld:
+            return RowRefusal(f".{contract.tld} の更新料金が未設定のため、お申込できません。")
+        return QuotedRenewal(
+            contract=contract,
+            months=selection.months,
+            target_plan=None,
+            price=prices_by_tld[contract.tld] * years,
+            new_renewal_date=add_months(contract.renewal_date, selection.months),
+        )
+
+    target = plans.get(selection.plan_id or contract.plan_id)
+    if target is None:
+        return RowRefusal("選択されたプランは存在しません。")
+    price = {p.months: p.price for p in target.prices}.get(selection.months)
+    if price is None:
+        return RowRefusal(
+            f"{target.name}プランでは{period_label(selection.months)}の期間は選択できません。"
+        )
+    refusal = _downgrade_refusal(contract, target)
+    if refusal:
+        return refusal
+    new_renewal_date = add_months(contract.renewal_date, selection.months)
+    renewal = QuotedRenewal(
+        contract=contract,
+        months=selection.months,
+        target_plan=target,
+        price=price,
+        new_renewal_date=new_renewal_date,
+    )
+    if month_end:
+        month_end_date = end_of_month(new_renewal_date)
+        renewal.extra_days = (month_end_date - new_renewal_date).days
+        renewal.proration = (
+            target.one_month_price
+            * renewal.extra_days
+            // days_in_month(new_renewal_date.year, new_renewal_date.month)
+        )
+        renewal.new_renewal_date = month_end_date
+    return renewal
+
+
+def quote_renewal(
+    customer: Customer,
+    selections: list[Selection],
+    month_end: bool,
+    today: date,
+    payment_method: str | None = None,
+) -> RenewalQuote:
+    """Price the selection on `today`. Contracts that cannot be renewed as chosen are left out
+    of the price and listed in `refusals` with the reason."""
+    quote = RenewalQuote(payment_method=payment_method, today=today)
+    wanted = {selection.contract_id: selection for selection in selections}
+    contracts = {
+        contract.id: contract
+        for contract in db.session.scalars(
+            select(Contract)
+            .options(selectinload(Contract.plan))
+            .where(Contract.customer_id == customer.id, Contract.id.in_(wanted))
+        )
+    }
+    if len(contracts) != len(wanted):
+        raise DomainError("選択されたご契約が見つかりません。ページを開き直してください。")
+    plans = {plan.id: plan for plan in list_plans()}
+    prices_by_tld = domain_prices()
+    already_billed = bills_awaiting_for(list(wanted))
+    for contract_id, selection in wanted.items():
+        contract = contracts[contract_id]
+        if contract_id in already_billed:
+            bill_no = already_billed[contract_id]
+            quote.refusals[contract_id] = RowRefusal(
+                f"このご契約は請求No. {bill_no}(ご入金待ち)でお申込済みです。", bill_no=bill_no
+            )
+            continue
+        result = _quote_one(contract, selection, plans, prices_by_tld, month_end, today)
+        if isinstance(result, RowRefusal):
+            quote.refusals[contract_id] = result
+        else:
+            quote.renewals.append(result)
+    return quote
+
+
+def apply_renewal(
+    customer: Customer,
+    selections: list[Selection],
+    month_end: bool,
+    payment_method: str,
+    application_token: str,
+    today: date,
+) -> Bill:
+    """Create the one bill, awaiting payment, for the selection, and queue its e-mail.
+
+    The same confirm form submitted twice finds the bill the first submission made. The
+    contracts are locked first (PostgreSQL), so two applications for one contract can't both
+    pass the "already on a bill" check."""
+    if payment_method not in RENEWAL_PAYMENT_METHODS:
+        raise DomainError("お支払方法を選択してください。", field="payment_method")
+    if not selections:
+        raise DomainError("更新するご契約を選択してください。")
+    db.session.execute(
+        select(Contract.id)
+        .where(
+            Contract.customer_id == customer.id,
+            Contract.id.in_([selection.contract_id for selection in selections]),
+        )
+        .order_by(Contract.id)
+        .with_for_update()
+    ).all()
+    earlier = db.session.scalar(
+        select(Bill).where(
+            Bill.customer_id == customer.id, Bill.application_token == application_token
+        )
+    )
+    if earlier is not None:
+        return earlier
+    quote = quote_renewal(customer, selections, month_end, today, payment_method)
+    if quote.refusals:
+        raise DomainError("お申込できないご契約があります。内容をご確認ください。")
+    bill = create_bill(
+        customer,
+        kind=BillKind.RENEWAL,
+        payment_method=payment_method,
+        issued_on=today,
+        due_date=quote.due_date,
+        lines=quote.lines,
+    )
+    bill.application_token = application_token
+    db.session.flush()
+    queue_bill_mail(bill)
+    return bill
