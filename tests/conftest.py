@@ -128,3 +128,15 @@ def login_as(client):
 def pytest_collection_modifyitems(config, items):
     # Browser tests last: a failure in the quick tests shows up first.
     items.sort(key=lambda item: Path(item.fspath).parts[-2] == "e2e")
+
+
+@pytest.fixture
+def mail_server(app, monkeypatch):
+    """A running SMTP server on loopback that the app delivers to."""
+    from tests.mail_server import MailServer, free_port
+
+    server = MailServer(free_port()).start()
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", server.port)
+    yield server
+    server.stop()

@@ -3,7 +3,7 @@
 from datetime import date
 
 from panel.extensions import db
-from panel.models import Contract, Customer, Plan, PlanPrice, User
+from panel.models import Contract, Customer, DomainPrice, Plan, PlanPrice, User
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
@@ -78,7 +78,14 @@ def sub_user(customer: Customer, login_id: str, role: str, password: str = PASSW
 
 
 def server(
-    customer: Customer, name: str, on_plan: Plan, renewal_date: date, *, is_trial: bool = False
+    customer: Customer,
+    name: str,
+    on_plan: Plan,
+    renewal_date: date,
+    *,
+    is_trial: bool = False,
+    domains_used: int = 1,
+    mail_accounts_used: int = 1,
 ) -> Contract:
     created = Contract(
         customer=customer,
@@ -87,6 +94,8 @@ def server(
         plan=on_plan,
         renewal_date=renewal_date,
         is_trial=is_trial,
+        domains_used=domains_used,
+        mail_accounts_used=mail_accounts_used,
     )
     db.session.add(created)
     db.session.commit()
@@ -104,3 +113,8 @@ def domain(customer: Customer, name: str, expires_on: date) -> Contract:
     db.session.add(created)
     db.session.commit()
     return created
+
+
+def domain_price(tld: str, price_per_year: int) -> None:
+    db.session.add(DomainPrice(tld=tld, price_per_year=price_per_year))
+    db.session.commit()
