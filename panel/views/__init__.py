@@ -46,10 +46,10 @@ def roles_required(*roles: str):
 
 
 def register_views(app: Flask) -> None:
-    from panel.views import auth, dashboard, settings
+    from panel.views import auth, bills, dashboard, renewal, settings
 
     auth.register_login_manager()
-    for blueprint in (auth.bp, dashboard.bp, settings.bp):
+    for blueprint in (auth.bp, dashboard.bp, renewal.bp, bills.bp, settings.bp):
         app.register_blueprint(blueprint)
 
     @app.after_request

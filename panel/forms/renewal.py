@@ -1,0 +1,49 @@
+"""Reading the renewal form: a tick box, a period and a plan per contract, the month-end box.
+
+The rows are dynamic (one per contract), so they are read by hand rather than by WTForms;
+anything that is not a whole number is treated as not chosen, and the service checks the rest.
+"""
+
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+from panel.models.bills import PaymentMethod
+
+
+def _whole_number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) <= 9 else None
+
+
+@dataclass(frozen=True)
+class RenewalForm:
+    ticked: frozenset[int]
+    #: contract ID → the period chosen, in months
+    months: dict[int, int]
+    #: contract ID → the plan chosen
+    plans: dict[int, int]
+    month_end: bool
+    payment_method: str | None
+    application_token: str
+
+    @classmethod
+    def read(cls, values: MultiDict) -> "RenewalForm":
+        def per_contract(prefix: str) -> dict[int, int]:
+            chosen = {}
+            for key, value in values.items():
+                if key.startswith(prefix):
+                    contract_id, number = _whole_number(key[len(prefix) :]), _whole_number(value)
+                    if contract_id is not None and number is not None:
+                        chosen[contract_id] = number
+            return chosen
+
+        ticked = {_whole_number(value) for value in values.getlist("renew")}
+        method = values.get("payment_method")
+        return cls(
+            ticked=frozenset(ticked - {None}),
+            months=per_contract("months-"),
+            plans=per_contract("plan-"),
+            month_end=values.get("month_end") == "on",
+            payment_method=method if method in set(PaymentMethod) else None,
+            application_token=(values.get("application_token") or "")[:64],
+        )
