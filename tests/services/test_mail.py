@@ -23,8 +23,9 @@ def _apply(method):
     plan = factories.plan()
     customer = factories.customer(sub_email="taro-sub@example.com")
     server = factories.server(customer, "taro.jp", plan, date(2026, 12, 10))
-    bill = apply_renewal(customer, [Selection(server.id, 12, plan.id)], False, method, "t",
-                         date(2026, 11, 21))
+    bill = apply_renewal(
+        customer, [Selection(server.id, 12, plan.id)], False, method, "t", date(2026, 11, 21)
+    )
     db.session.commit()
     return bill
 

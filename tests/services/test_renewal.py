@@ -21,12 +21,25 @@ TODAY = date(2026, 11, 21)
 
 @pytest.fixture
 def plans():
-    lite = factories.plan("lite", rank=1, prices={3: 1_650, 12: 6_270}, max_domains=5,
-                          max_mail_accounts=50, one_month_price=550)
-    standard = factories.plan("standard", rank=2, prices={1: 1_100, 3: 3_300, 12: 12_540},
-                              one_month_price=1_100)
-    premium = factories.plan("premium", rank=3, prices={1: 2_200, 12: 25_080},
-                             max_domains=100, max_mail_accounts=1_000, one_month_price=2_200)
+    lite = factories.plan(
+        "lite",
+        rank=1,
+        prices={3: 1_650, 12: 6_270},
+        max_domains=5,
+        max_mail_accounts=50,
+        one_month_price=550,
+    )
+    standard = factories.plan(
+        "standard", rank=2, prices={1: 1_100, 3: 3_300, 12: 12_540}, one_month_price=1_100
+    )
+    premium = factories.plan(
+        "premium",
+        rank=3,
+        prices={1: 2_200, 12: 25_080},
+        max_domains=100,
+        max_mail_accounts=1_000,
+        one_month_price=2_200,
+    )
     return {"lite": lite, "standard": standard, "premium": premium}
 
 
@@ -53,17 +66,26 @@ def _quote(customer, *selections, month_end=False, today=TODAY, method=None):
         (date(2026, 12, 1), 12, False, date(2027, 12, 1), 12_540, 0),
     ],
 )
-def test_renewal_price_and_new_date(plans, customer, renewal_date, months, month_end, new_date,
-                                    price, proration):
+def test_renewal_price_and_new_date(
+    plans, customer, renewal_date, months, month_end, new_date, price, proration
+):
     server = factories.server(customer, "taro.jp", plans["standard"], renewal_date)
-    quote = _quote(customer, Selection(server.id, months, plans["standard"].id),
-                   month_end=month_end, today=min(TODAY, renewal_date))
+    quote = _quote(
+        customer,
+        Selection(server.id, months, plans["standard"].id),
+        month_end=month_end,
+        today=min(TODAY, renewal_date),
+    )
     (renewal,) = quote.renewals
     assert (renewal.new_renewal_date, renewal.price, renewal.proration) == (
-        new_date, price, proration)
+        new_date,
+        price,
+        proration,
+    )
     assert quote.total == price + proration
     assert [line.kind for line in quote.lines] == (
-        ["renewal", "month_end_proration"] if proration else ["renewal"])
+        ["renewal", "month_end_proration"] if proration else ["renewal"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,8 +96,9 @@ def test_renewal_price_and_new_date(plans, customer, renewal_date, months, month
         (date(2026, 12, 8), False),  # renewal date + 8
     ],
 )
-def test_renewal_is_possible_until_seven_days_after_the_renewal_date(plans, customer, today,
-                                                                      renewable):
+def test_renewal_is_possible_until_seven_days_after_the_renewal_date(
+    plans, customer, today, renewable
+):
     server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 11, 30))
     quote = _quote(customer, Selection(server.id, 1, plans["standard"].id), today=today)
     assert bool(quote.renewals) is renewable
@@ -94,7 +117,8 @@ def test_leap_day_grace(plans, customer):
     server = factories.server(customer, "taro.jp", plans["standard"], date(2028, 2, 29))
     selection = Selection(server.id, 12, plans["standard"].id)
     assert _quote(customer, selection, today=date(2028, 3, 7)).renewals[0].new_renewal_date == (
-        date(2029, 2, 28))
+        date(2029, 2, 28)
+    )
     assert not _quote(customer, selection, today=date(2028, 3, 8)).renewals
 
 
@@ -126,8 +150,14 @@ def test_a_plan_change_is_priced_at_the_new_plan_and_recorded_on_the_line(plans,
 def test_a_downgrade_beyond_the_lower_plans_limits_is_refused_with_the_reason(
     plans, customer, domains_used, mail_accounts_used, reasons
 ):
-    server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 12, 10),
-                              domains_used=domains_used, mail_accounts_used=mail_accounts_used)
+    server = factories.server(
+        customer,
+        "taro.jp",
+        plans["standard"],
+        date(2026, 12, 10),
+        domains_used=domains_used,
+        mail_accounts_used=mail_accounts_used,
+    )
     quote = _quote(customer, Selection(server.id, 12, plans["lite"].id))
     message = quote.refusals[server.id].message
     assert message.startswith("Liteプランへは変更できません。")
@@ -135,8 +165,14 @@ def test_a_downgrade_beyond_the_lower_plans_limits_is_refused_with_the_reason(
 
 
 def test_a_downgrade_within_the_limits_is_allowed(plans, customer):
-    server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 12, 10),
-                              domains_used=5, mail_accounts_used=50)
+    server = factories.server(
+        customer,
+        "taro.jp",
+        plans["standard"],
+        date(2026, 12, 10),
+        domains_used=5,
+        mail_accounts_used=50,
+    )
     assert _quote(customer, Selection(server.id, 12, plans["lite"].id)).renewals[0].price == 6_270
 
 
@@ -167,8 +203,11 @@ def test_the_convenience_store_fee_is_a_line_only_when_chosen(plans, customer):
 def test_tax_is_shown_once_over_the_total(plans, customer):
     first = factories.server(customer, "a.jp", plans["standard"], date(2026, 12, 10))
     second = factories.server(customer, "b.jp", plans["standard"], date(2026, 12, 10))
-    quote = _quote(customer, Selection(first.id, 1, plans["standard"].id),
-                   Selection(second.id, 1, plans["standard"].id))
+    quote = _quote(
+        customer,
+        Selection(first.id, 1, plans["standard"].id),
+        Selection(second.id, 1, plans["standard"].id),
+    )
     assert [(rate.rate, rate.total, rate.tax) for rate in quote.tax_totals] == [(10, 2_200, 200)]
 
 
@@ -181,21 +220,25 @@ def test_tax_is_shown_once_over_the_total(plans, customer):
     ],
 )
 def test_the_due_date(plans, customer, renewal_dates, due_date):
-    servers = [factories.server(customer, f"s{n}.jp", plans["standard"], renewal)
-               for n, renewal in enumerate(renewal_dates)]
+    servers = [
+        factories.server(customer, f"s{n}.jp", plans["standard"], renewal)
+        for n, renewal in enumerate(renewal_dates)
+    ]
     quote = _quote(customer, *[Selection(s.id, 1, plans["standard"].id) for s in servers])
     assert quote.due_date == due_date
 
 
 def test_another_customers_contract_is_refused(plans, customer):
-    theirs = factories.server(factories.customer("hanako"), "hanako.jp", plans["standard"],
-                              date(2026, 12, 10))
+    theirs = factories.server(
+        factories.customer("hanako"), "hanako.jp", plans["standard"], date(2026, 12, 10)
+    )
     with pytest.raises(DomainError):
         _quote(customer, Selection(theirs.id, 1, plans["standard"].id))
 
 
-def _apply(customer, *selections, token="token-1", method=PaymentMethod.BANK_TRANSFER,
-           month_end=False):
+def _apply(
+    customer, *selections, token="token-1", method=PaymentMethod.BANK_TRANSFER, month_end=False
+):
     bill = apply_renewal(customer, list(selections), month_end, method, token, TODAY)
     db.session.commit()
     return bill
@@ -204,13 +247,19 @@ def _apply(customer, *selections, token="token-1", method=PaymentMethod.BANK_TRA
 def test_applying_makes_one_bill_awaiting_payment_and_queues_its_mail(plans, customer):
     first = factories.server(customer, "a.jp", plans["standard"], date(2026, 11, 25))
     second = factories.server(customer, "b.jp", plans["standard"], date(2026, 12, 31))
-    bill = _apply(customer, Selection(first.id, 3, plans["standard"].id),
-                  Selection(second.id, 12, plans["premium"].id), month_end=True)
+    bill = _apply(
+        customer,
+        Selection(first.id, 3, plans["standard"].id),
+        Selection(second.id, 12, plans["premium"].id),
+        month_end=True,
+    )
 
     assert bill.status == BillStatus.AWAITING_PAYMENT
     assert bill.due_date == date(2026, 12, 2)
     assert [line.new_renewal_date for line in bill.lines if line.kind == "renewal"] == [
-        date(2027, 2, 28), date(2027, 12, 31)]
+        date(2027, 2, 28),
+        date(2027, 12, 31),
+    ]
     assert bill.total == 3_300 + 1_100 * 3 // 28 + 25_080
     # Nothing changes before payment: not the renewal date, not the plan.
     assert (first.renewal_date, second.plan_id) == (date(2026, 11, 25), plans["standard"].id)
@@ -244,7 +293,8 @@ def test_nothing_to_apply_or_no_method_is_refused(plans, customer):
         _apply(customer, Selection(server.id, 1, plans["standard"].id), method="cash")
 
 
-@pytest.mark.parametrize(("months", "label"), [(1, "1ヶ月"), (6, "6ヶ月"), (12, "1年"),
-                                               (36, "3年"), (60, "5年")])
+@pytest.mark.parametrize(
+    ("months", "label"), [(1, "1ヶ月"), (6, "6ヶ月"), (12, "1年"), (36, "3年"), (60, "5年")]
+)
 def test_period_labels(months, label):
     assert period_label(months) == label
