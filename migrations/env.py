@@ -29,6 +29,12 @@ def _render_item(type_, obj, autogen_context):
 
 def run_migrations_online() -> None:
     with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table by copying it and dropping the original, which the
+            # foreign keys of rows pointing at it would refuse. The pragma only takes effect
+            # outside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=db.metadata,

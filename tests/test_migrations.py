@@ -44,3 +44,39 @@ def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_databas
             set(db.metadata.tables) | {"alembic_version"}
         )
         db.engine.dispose()
+
+
+def test_upgrading_a_database_that_holds_data_keeps_it(empty_database_url):
+    migrating = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "SECRET_KEY": "x"})
+    with migrating.app_context():
+        upgrade(revision="8ee587f4609d")  # the first revision
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, member_id, name, kind, contract_email,"
+                    " notify_40_days_before, credit_limit, created_at)"
+                    " VALUES (1, 'taro', '山田 太郎', 'individual', 'taro@example.jp', false, 0,"
+                    " '2026-11-21 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO bills (id, bill_no, customer_id, kind, status, payment_method,"
+                    " issued_on, due_date, created_at) VALUES (1, '20261121-0001', 1, 'renewal',"
+                    " 'awaiting_payment', 'card', '2026-11-21', '2026-11-28',"
+                    " '2026-11-21 00:00:00+00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO bill_lines (bill_id, position, kind, description, amount,"
+                    " tax_rate) VALUES (1, 1, 'renewal', 'taro.jp 1年 更新', 12540, 10)"
+                )
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM bill_lines")).scalar() == 1
+            assert connection.execute(text("SELECT bill_no FROM bills")).scalar() == (
+                "20261121-0001"
+            )
+        db.engine.dispose()
