@@ -17,6 +17,7 @@ from panel.models.domains import DOMAIN_RENEWAL_YEARS
 from panel.services.billing import LineDraft, create_bill
 from panel.services.calendar import add_months, days_in_month, end_of_month
 from panel.services.contracts import (
+    GRACE_DAYS,
     STATUS_LABELS,
     ContractStatus,
     contract_status,
@@ -171,7 +172,7 @@ def list_renewable_contracts(customer: Customer, today: date) -> list[Contract]:
         .options(selectinload(Contract.plan).selectinload(Plan.prices))
         .where(
             Contract.customer_id == customer.id,
-            Contract.renewal_date >= today - timedelta(days=7),
+            Contract.renewal_date >= today - timedelta(days=GRACE_DAYS),
         )
         .order_by(Contract.kind.desc(), Contract.renewal_date, Contract.name)
     )
@@ -398,6 +399,15 @@ def _default_months(offered: list[int], chosen: int | None) -> int:
     return 12 if 12 in offered else offered[0]
 
 
+@dataclass
+class RenewalPage:
+    rows: list[RenewalRow]
+    #: the quote of the ticked rows
+    quote: RenewalQuote
+    #: contracts past their grace period, listed so the customer knows why they are missing
+    expired: list[Contract]
+
+
 def plan_renewal_page(
     customer: Customer,
     ticked: frozenset[int],
@@ -405,7 +415,7 @@ def plan_renewal_page(
     plan_ids: dict[int, int],
     month_end: bool,
     today: date,
-) -> tuple[list[RenewalRow], RenewalQuote]:
+) -> RenewalPage:
     """Every renewable contract with its pickers and price, and the quote of the ticked ones.
 
     A period the chosen plan does not offer snaps to the plan's default here, so the pickers
@@ -440,4 +450,12 @@ def plan_renewal_page(
     selected = RenewalQuote(
         renewals=[row.result for row in rows if row.ticked and not row.refusal], today=today
     )
-    return rows, selected
+    expired = db.session.scalars(
+        select(Contract)
+        .where(
+            Contract.customer_id == customer.id,
+            Contract.renewal_date < today - timedelta(days=GRACE_DAYS),
+        )
+        .order_by(Contract.renewal_date.desc())
+    )
+    return RenewalPage(rows=rows, quote=selected, expired=list(expired))

@@ -45,7 +45,7 @@ def _selections(form: RenewalForm) -> list[Selection]:
 
 
 def _selection_page(form: RenewalForm, error: str | None = None):
-    rows, quote = plan_renewal_page(
+    page = plan_renewal_page(
         current_user.customer,
         form.ticked,
         form.months,
@@ -56,8 +56,9 @@ def _selection_page(form: RenewalForm, error: str | None = None):
     return render_page_or_partial(
         "renewal/index.html",
         "renewal/_selection.html",
-        rows=rows,
-        quote=quote,
+        rows=page.rows,
+        quote=page.quote,
+        expired=page.expired,
         plans=list_plans(),
         month_end=form.month_end,
         error=error,

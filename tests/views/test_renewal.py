@@ -61,7 +61,9 @@ def test_the_page_lists_the_renewable_contracts_with_their_pickers(owner_client,
     page = owner_client.get("/renewal").get_data(as_text=True)
     assert "<h1>ご契約更新・プラン変更</h1>" in page
     assert 'data-contract="a.jp"' in page and 'data-contract="b.jp"' in page
-    assert "gone.jp" not in page  # expired: no longer offered
+    assert 'data-contract="gone.jp"' not in page  # expired: no longer offered, and says why
+    assert "次のご契約は、ご契約更新日の7日後を過ぎたため更新できません(期限切れ)。" in page
+    assert "<li>gone.jp(ご契約更新日" in page
     assert "次回ご契約更新日を末日にする" in page
 
 
