@@ -11,6 +11,7 @@ from panel.models.contracts import Contract
 from panel.models.customers import Customer
 from panel.models.plans import Plan
 from panel.models.types import UtcDateTime, one_of, utc_now
+from panel.services.tax import RateTotal, totals_by_rate
 
 #: The standard consumption-tax rate, in percent; 8 is the reduced rate, 0 is for untaxed money
 #: (a deposit to the account balance is a prepayment, not a sale).
@@ -112,6 +113,11 @@ class Bill(db.Model):
     def total(self) -> int:
         """The tax-included total in yen: the sum of the lines."""
         return sum(line.amount for line in self.lines)
+
+    @property
+    def tax_totals(self) -> list[RateTotal]:
+        """The total and the consumption tax per tax rate, tax rounded once per rate."""
+        return totals_by_rate((line.amount, line.tax_rate) for line in self.lines)
 
     @property
     def status_label(self) -> str:

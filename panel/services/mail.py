@@ -11,7 +11,6 @@ from sqlalchemy import select
 from panel.extensions import db
 from panel.models import Bill, Customer, OutboxMail
 from panel.services.billing import payment_instructions
-from panel.services.tax import totals_by_rate
 
 #: After the n-th failure a mail waits 2**n minutes, at most this long, before the next try.
 MAX_BACKOFF = timedelta(hours=1)
@@ -40,7 +39,6 @@ def queue_bill_mail(bill: Bill) -> OutboxMail:
     body = render_template(
         "mail/bill.txt",
         bill=bill,
-        tax_totals=totals_by_rate((line.amount, line.tax_rate) for line in bill.lines),
         instructions=payment_instructions(bill, config["BANK_TRANSFER_ACCOUNT"]),
         bill_url=f"{base_url}/bills/{bill.bill_no}",
         base_url=base_url,

@@ -8,7 +8,6 @@ from sqlalchemy.orm import selectinload
 from panel.extensions import db
 from panel.models import Bill, Role
 from panel.services.billing import payment_instructions
-from panel.services.tax import totals_by_rate
 from panel.views import roles_required
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
@@ -30,6 +29,5 @@ def detail(bill_no: str):
     return render_template(
         "bills/detail.html",
         bill=bill,
-        tax_totals=totals_by_rate((line.amount, line.tax_rate) for line in bill.lines),
         instructions=payment_instructions(bill, current_app.config["BANK_TRANSFER_ACCOUNT"]),
     )
