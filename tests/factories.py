@@ -118,3 +118,26 @@ def domain(customer: Customer, name: str, expires_on: date) -> Contract:
 def domain_price(tld: str, price_per_year: int) -> None:
     db.session.add(DomainPrice(tld=tld, price_per_year=price_per_year))
     db.session.commit()
+
+
+def plan_lineup() -> dict[str, Plan]:
+    """Three plans: lite (no 1-month period, small limits), standard and premium."""
+    return {
+        "lite": plan(
+            "lite",
+            rank=1,
+            prices={3: 1_650, 12: 6_270},
+            max_domains=5,
+            max_mail_accounts=50,
+            one_month_price=550,
+        ),
+        "standard": plan("standard", rank=2, prices={1: 1_100, 3: 3_300, 12: 12_540}),
+        "premium": plan(
+            "premium",
+            rank=3,
+            prices={1: 2_200, 12: 25_080},
+            max_domains=100,
+            max_mail_accounts=1_000,
+            one_month_price=2_200,
+        ),
+    }

@@ -21,26 +21,7 @@ TODAY = date(2026, 11, 21)
 
 @pytest.fixture
 def plans():
-    lite = factories.plan(
-        "lite",
-        rank=1,
-        prices={3: 1_650, 12: 6_270},
-        max_domains=5,
-        max_mail_accounts=50,
-        one_month_price=550,
-    )
-    standard = factories.plan(
-        "standard", rank=2, prices={1: 1_100, 3: 3_300, 12: 12_540}, one_month_price=1_100
-    )
-    premium = factories.plan(
-        "premium",
-        rank=3,
-        prices={1: 2_200, 12: 25_080},
-        max_domains=100,
-        max_mail_accounts=1_000,
-        one_month_price=2_200,
-    )
-    return {"lite": lite, "standard": standard, "premium": premium}
+    return factories.plan_lineup()
 
 
 @pytest.fixture

@@ -14,15 +14,8 @@ from tests.conftest import csrf_token
 @pytest.fixture
 def setup():
     today = today_in_japan()
-    lite = factories.plan(
-        "lite",
-        rank=1,
-        prices={3: 1_650, 12: 6_270},
-        max_domains=5,
-        max_mail_accounts=50,
-        one_month_price=550,
-    )
-    standard = factories.plan("standard", rank=2, prices={1: 1_100, 3: 3_300, 12: 12_540})
+    plans = factories.plan_lineup()
+    lite, standard = plans["lite"], plans["standard"]
     customer = factories.customer(sub_email="taro-sub@example.com")
     servers = [
         factories.server(customer, "a.jp", standard, today + timedelta(days=10)),
