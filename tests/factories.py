@@ -103,13 +103,7 @@ def server(
 
 
 def domain(customer: Customer, name: str, expires_on: date) -> Contract:
-    created = Contract(
-        customer=customer,
-        kind=ContractKind.DOMAIN,
-        name=name,
-        tld=name.split(".", 1)[1],
-        renewal_date=expires_on,
-    )
+    created = Contract.registered_domain(customer, name, expires_on)
     db.session.add(created)
     db.session.commit()
     return created

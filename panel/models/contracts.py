@@ -62,6 +62,17 @@ class Contract(db.Model):
     customer: Mapped[Customer] = relationship()
     plan: Mapped[Plan | None] = relationship()
 
+    @classmethod
+    def registered_domain(cls, customer: Customer, name: str, expires_on: date) -> "Contract":
+        """A domain contract; its TLD is everything after the first label ("co.jp")."""
+        return cls(
+            customer=customer,
+            kind=ContractKind.DOMAIN,
+            name=name,
+            tld=name.split(".", 1)[1],
+            renewal_date=expires_on,
+        )
+
     @property
     def is_domain(self) -> bool:
         return self.kind == ContractKind.DOMAIN

@@ -25,14 +25,6 @@ class Role(StrEnum):
     READ_ONLY = "read_only"  #: 閲覧のみ
 
 
-ROLE_LABELS = {
-    Role.OWNER: "管理者",
-    Role.BILLING: "請求担当",
-    Role.TECHNICAL: "技術担当",
-    Role.READ_ONLY: "閲覧のみ",
-}
-
-
 class Customer(db.Model):
     """A member account (会員): the party that holds contracts and pays bills."""
 
@@ -107,7 +99,3 @@ class User(UserMixin, db.Model):
         # Flask-Login keeps this in the cookie: the server-side session's token, not the user
         # ID, so ending the session on the server logs the cookie out everywhere.
         return self.session_token
-
-    @property
-    def role_label(self) -> str:
-        return ROLE_LABELS[Role(self.role)]

@@ -5,13 +5,6 @@ from dataclasses import dataclass
 from panel.extensions import db
 from panel.models import AuditEvent, Customer, User
 
-ACTION_LABELS = {
-    "login": "ログイン",
-    "login_failed": "ログイン失敗",
-    "logout": "ログアウト",
-    "profile_changed": "会員登録情報の変更",
-}
-
 
 @dataclass(frozen=True)
 class Client:

@@ -129,13 +129,7 @@ def _server(
 
 
 def _domain(customer: Customer, name: str, expires_on: date) -> Contract:
-    contract = Contract(
-        customer=customer,
-        kind=ContractKind.DOMAIN,
-        name=name,
-        tld=name.split(".", 1)[1],
-        renewal_date=expires_on,
-    )
+    contract = Contract.registered_domain(customer, name, expires_on)
     db.session.add(contract)
     return contract
 

@@ -406,6 +406,8 @@ class RenewalPage:
     quote: RenewalQuote
     #: contracts past their grace period, listed so the customer knows why they are missing
     expired: list[Contract]
+    #: every plan, for the plan pickers
+    plans: list[Plan]
 
 
 def plan_renewal_page(
@@ -421,7 +423,8 @@ def plan_renewal_page(
     A period the chosen plan does not offer snaps to the plan's default here, so the pickers
     always show a valid choice; the apply step refuses such a period outright."""
     contracts = list_renewable_contracts(customer, today)
-    plans = {plan.id: plan for plan in list_plans()}
+    plan_lineup = list_plans()
+    plans = {plan.id: plan for plan in plan_lineup}
     domain_periods = [12 * years for years in DOMAIN_RENEWAL_YEARS]
     chosen: list[tuple[Contract, Plan | None, list[int], int]] = []
     for contract in contracts:
@@ -458,4 +461,4 @@ def plan_renewal_page(
         )
         .order_by(Contract.renewal_date.desc())
     )
-    return RenewalPage(rows=rows, quote=selected, expired=list(expired))
+    return RenewalPage(rows=rows, quote=selected, expired=list(expired), plans=plan_lineup)

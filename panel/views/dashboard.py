@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from panel.services.billing import list_awaiting_bills
 from panel.services.calendar import today_in_japan
 from panel.services.contracts import list_contracts
+from panel.views.bills import BILL_READERS
 
 bp = Blueprint("dashboard", __name__)
 
@@ -20,4 +21,5 @@ def index():
         today=today,
         contracts=list_contracts(customer, today),
         awaiting_bills=list_awaiting_bills(customer),
+        may_open_bills=current_user.role in BILL_READERS,
     )
