@@ -11,6 +11,7 @@ from panel.cli import register_commands
 from panel.errors import register_error_handlers
 from panel.extensions import csrf, db, login_manager, migrate
 from panel.filters import register_filters
+from panel.gateways import init_payment_gateway
 from panel.htmx import htmx
 from panel.services.auth import LoginThrottle
 from panel.views import register_views
@@ -26,6 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or panel_config.instance_secret_key(
         Path(app.instance_path)
     )
+    app.config["PAYMENT_WEBHOOK_SECRET"] = app.config[
+        "PAYMENT_WEBHOOK_SECRET"
+    ] or panel_config.derived_secret(app.config["SECRET_KEY"], "payment-webhook")
     if app.config["TRUSTED_PROXY_COUNT"]:
         proxies = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
@@ -35,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    init_payment_gateway(app)
     app.extensions["login_throttle"] = LoginThrottle(
         app.config["RATELIMIT_STORAGE_URI"],
         app.config["LOGIN_FAILURES_PER_ACCOUNT"],

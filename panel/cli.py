@@ -1,4 +1,5 @@
-"""Operator commands: `demo seed`, `mail send` (`db upgrade` is Flask-Migrate's)."""
+"""Operator commands: `demo seed`, `mail send`, `sandbox notify` (`db upgrade` is
+Flask-Migrate's)."""
 
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from panel.services.mail import deliver_outbox
 
 demo = AppGroup("demo", help="Demo data.")
 mail = AppGroup("mail", help="The e-mail outbox.")
+sandbox = AppGroup("sandbox", help="The sandbox payment gateway.")
 
 
 @demo.command("seed")
@@ -36,6 +38,58 @@ def send_command() -> None:
     click.echo(f"sent {sent}, failed {failed} (will be retried)")
 
 
+@sandbox.command("notify")
+@click.argument("bill_no")
+@click.option(
+    "--times", default=1, show_default=True, help="Deliver the same notification N times."
+)
+@click.option("--amount", type=int, help="Yen received (default: what the bill asks for).")
+@click.option("--url", help="The webhook (default: PANEL_BASE_URL/payments/notifications).")
+def notify_command(bill_no: str, times: int, amount: int | None, url: str | None) -> None:
+    """Send the signed notification that a bank transfer or a convenience-store payment for
+    BILL_NO arrived, as the bank or the store would (the panel must be running)."""
+    from sqlalchemy import select
+
+    from panel.gateways import payment_gateway
+    from panel.gateways.sandbox import SandboxGateway
+    from panel.models import Bill
+    from panel.models.bills import PaymentMethod
+    from panel.services.billing import transfer_reference
+    from panel.services.payments import current_store_payment
+
+    bill = db.session.scalar(select(Bill).where(Bill.bill_no == bill_no))
+    if bill is None:
+        raise click.ClickException(f"請求No. {bill_no} はありません。")
+    now = datetime.now(UTC)
+    if bill.payment_method == PaymentMethod.BANK_TRANSFER:
+        reference = transfer_reference(bill)
+        payer_name = f"{reference} {bill.customer.name}"
+        due = bill.total
+    elif bill.payment_method == PaymentMethod.CONVENIENCE_STORE:
+        slip = current_store_payment(bill, today_in_japan(now))
+        if slip is None:
+            raise click.ClickException(
+                "お支払番号が発行されていません。ご請求の詳細ページで発行してください。"
+            )
+        reference, payer_name, due = slip.payment_number, None, slip.amount
+    else:
+        raise click.ClickException("銀行振込かコンビニ決済のご請求を指定してください。")
+    gateway = payment_gateway()
+    if not isinstance(gateway, SandboxGateway):
+        raise click.ClickException("PAYMENT_GATEWAY が sandbox のときだけ使えます。")
+    notification = gateway.notification_for(
+        bill.payment_method, reference, amount or due, payer_name, now
+    )
+    url = url or current_app.config["PANEL_BASE_URL"].rstrip("/") + "/payments/notifications"
+    for attempt in range(1, times + 1):
+        try:
+            status, body = gateway.send_notification(url, notification, datetime.now(UTC))
+        except OSError as error:
+            raise click.ClickException(f"{url} に接続できません: {error}") from None
+        click.echo(f"{attempt}: {notification.event_id} → HTTP {status} {body.strip()}")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(mail)
+    app.cli.add_command(sandbox)

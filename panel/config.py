@@ -1,6 +1,8 @@
 """Settings, read from environment variables with safe defaults."""
 
 import contextlib
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -56,6 +58,11 @@ def from_environment() -> dict:
             "BANK_TRANSFER_ACCOUNT",
             "サンプル銀行 本店営業部 普通預金 1234567 カ)サンプルホスティング",
         ),
+        # The payment gateway: "sandbox" (the embedded default) is the only one built in.
+        "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "sandbox"),
+        # The key the gateway signs its notifications with. Empty: derived from SECRET_KEY,
+        # which is what the sandbox (and `flask sandbox notify`) use.
+        "PAYMENT_WEBHOOK_SECRET": os.environ.get("PAYMENT_WEBHOOK_SECRET", ""),
         # The issuer printed on qualified invoices (適格請求書).
         "ISSUER_NAME": os.environ.get("ISSUER_NAME", "株式会社サンプルホスティング"),
         "ISSUER_ADDRESS": os.environ.get("ISSUER_ADDRESS", "〒100-0001 東京都千代田区千代田1-1-1"),
@@ -63,6 +70,11 @@ def from_environment() -> dict:
             "ISSUER_REGISTRATION_NUMBER", "T1234567890123"
         ),
     }
+
+
+def derived_secret(secret_key: str, purpose: str) -> str:
+    """A key for one purpose, derived from the app's secret key."""
+    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 def instance_secret_key(instance_path: Path) -> str:

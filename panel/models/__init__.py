@@ -6,6 +6,7 @@ from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
 from panel.models.domains import DomainPrice
 from panel.models.mail import OutboxMail
+from panel.models.payments import Payment, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sessions import LoginSession
 from panel.models.staff import StaffMember
@@ -22,9 +23,12 @@ __all__ = [
     "DomainPrice",
     "LoginSession",
     "OutboxMail",
+    "Payment",
     "Plan",
     "PlanPrice",
     "Role",
     "StaffMember",
+    "StorePayment",
+    "TransferNotice",
     "User",
 ]

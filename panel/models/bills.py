@@ -48,6 +48,9 @@ class BillLineKind(StrEnum):
     BALANCE_DUE = "balance_due"  #: a negative balance settled at month end
 
 
+#: Lines that are items of their own; the others (proration, store fee) belong to one.
+ITEM_LINE_KINDS = (BillLineKind.RENEWAL, BillLineKind.DEPOSIT, BillLineKind.BALANCE_DUE)
+
 BILL_STATUS_LABELS = {
     BillStatus.AWAITING_PAYMENT: "ご入金待ち",
     BillStatus.PAID: "お支払済",
@@ -118,6 +121,15 @@ class Bill(db.Model):
     def tax_totals(self) -> list[RateTotal]:
         """The total and the consumption tax per tax rate, tax rounded once per rate."""
         return totals_by_rate((line.amount, line.tax_rate) for line in self.lines)
+
+    @property
+    def summary(self) -> str:
+        """What the bill is for, in one line: the first item, and how many more."""
+        items = [line for line in self.lines if line.kind in ITEM_LINE_KINDS]
+        if not items:
+            return ""
+        more = f" ほか{len(items) - 1}件" if len(items) > 1 else ""
+        return items[0].description + more
 
     @property
     def status_label(self) -> str:

@@ -1,9 +1,11 @@
 """Writing the audit log. Every security-relevant service records its event through here."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from panel.extensions import db
 from panel.models import AuditEvent, Customer, User
+from panel.models.types import utc_now
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,12 @@ def record_event(
     customer: Customer | None = None,
     user: User | None = None,
     detail: str = "",
+    at: datetime | None = None,
 ) -> AuditEvent:
-    """Add one audit event to the current transaction: it is kept only if the change is."""
+    """Add one audit event to the current transaction: it is kept only if the change is.
+    `at` is when it happened (default: now)."""
     event = AuditEvent(
+        occurred_at=at or utc_now(),
         action=action,
         customer_id=customer.id if customer else (user.customer_id if user else None),
         user_id=user.id if user else None,

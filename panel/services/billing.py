@@ -1,15 +1,55 @@
-"""Bills: numbering, creation and the lists customers see."""
+"""Bills: numbering, creation, the list and history customers see, and what a customer may do
+to a bill awaiting payment (change the method, send a transfer notice, cancel, resend the mail).
+"""
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app, render_template
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from panel.extensions import db
-from panel.models import Bill, BillLine, BillNumberCounter, Customer
-from panel.models.bills import STANDARD_TAX_RATE, BillStatus, PaymentMethod
+from panel.filters import japanese_date
+from panel.models import (
+    Bill,
+    BillLine,
+    BillNumberCounter,
+    Customer,
+    OutboxMail,
+    Payment,
+    StorePayment,
+    TransferNotice,
+    User,
+)
+from panel.models.bills import (
+    PAYMENT_METHOD_LABELS,
+    STANDARD_TAX_RATE,
+    BillLineKind,
+    BillStatus,
+    PaymentMethod,
+)
+from panel.services.audit import Client, record_event
+from panel.services.errors import DomainError
+from panel.services.mail import queue_mail
+
+#: The fee a convenience-store payment adds to the bill, tax included.
+CONVENIENCE_STORE_FEE = 200
+#: The methods a customer may choose for a bill, in the order they are offered (the account
+#: balance joins when it exists).
+CUSTOMER_PAYMENT_METHODS = (
+    PaymentMethod.CARD,
+    PaymentMethod.PAYPAL,
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.CONVENIENCE_STORE,
+)
+#: Bills on one page of the bill list.
+BILLS_PER_PAGE = 20
+#: The bill e-mail can be sent again once this long after the last one.
+RESEND_INTERVAL = timedelta(minutes=5)
+#: Transfer notices: the most a customer may state, and the longest names.
+MAX_TRANSFER_AMOUNT = 10_000_000
 
 
 def allocate_bill_no(issued_on: date) -> str:
@@ -86,13 +126,25 @@ def list_awaiting_bills(customer: Customer) -> list[Bill]:
     )
 
 
+def transfer_reference(bill: Bill) -> str:
+    """The number a bank transfer carries before the payer's name: the bill No.'s digits."""
+    return bill.bill_no.replace("-", "")
+
+
+def bill_no_of_transfer(reference: str) -> str:
+    """The bill No. a bank transfer's reference points to (see `transfer_reference`)."""
+    digits = "".join(ch for ch in reference if ch.isdigit())
+    return f"{digits[:8]}-{digits[8:]}"
+
+
 def payment_instructions(bill: Bill, bank_account: str) -> str:
     """What the customer does next to pay `bill` by its method (bill page and bill e-mail)."""
     method = PaymentMethod(bill.payment_method)
     if method == PaymentMethod.BANK_TRANSFER:
         return (
             f"お支払期限日までに、下記の口座へお振込みください。\n{bank_account}\n"
-            f"振込名義の前に請求No.({bill.bill_no})を入れてください。"
+            f"振込名義の前にお客様番号「{transfer_reference(bill)}」を入れてください"
+            f"(例: {transfer_reference(bill)} ヤマダタロウ)。"
             "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
             "入金確認後にご契約へ反映されます。"
         )
@@ -114,3 +166,246 @@ def payment_instructions(bill: Bill, bank_account: str) -> str:
             "決済後すぐにご契約へ反映されます。"
         )
     return "お支払は自動で行われます。"
+
+
+def convenience_store_fee_line() -> LineDraft:
+    return LineDraft(
+        kind=BillLineKind.CONVENIENCE_STORE_FEE,
+        description="コンビニ決済手数料",
+        amount=CONVENIENCE_STORE_FEE,
+    )
+
+
+# E-mails about a bill
+
+#: The outbox kind of the bill e-mail (ご請求メール), the one a customer may have sent again.
+BILL_MAIL_KIND = "bill"
+
+
+def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str) -> OutboxMail:
+    config = current_app.config
+    base_url = config["PANEL_BASE_URL"].rstrip("/")
+    body = render_template(
+        template,
+        bill=bill,
+        instructions=payment_instructions(bill, config["BANK_TRANSFER_ACCOUNT"]),
+        bill_url=f"{base_url}/bills/{bill.bill_no}",
+        base_url=base_url,
+        issuer_name=config["ISSUER_NAME"],
+    )
+    return queue_mail(bill.customer, kind, subject, body, bill=bill)
+
+
+def queue_bill_mail(bill: Bill) -> OutboxMail:
+    """The bill e-mail (ご請求メール): lines, total, due date, what to do, a link to the bill."""
+    return _queue_bill_related_mail(
+        bill,
+        BILL_MAIL_KIND,
+        f"【ご請求】請求No.{bill.bill_no} ご契約更新のお申込み",
+        "mail/bill.txt",
+    )
+
+
+def queue_payment_mail(bill: Bill) -> OutboxMail:
+    """お支払確認: the bill is paid, with each contract's new renewal date."""
+    return _queue_bill_related_mail(
+        bill,
+        "payment",
+        f"【お支払確認】請求No.{bill.bill_no} お支払ありがとうございます",
+        "mail/payment.txt",
+    )
+
+
+def queue_cancellation_mail(bill: Bill) -> OutboxMail:
+    """お申込取消: the bill is cancelled and nothing was renewed."""
+    return _queue_bill_related_mail(
+        bill,
+        "cancellation",
+        f"【お申込取消】請求No.{bill.bill_no} お申込を取り消しました",
+        "mail/cancellation.txt",
+    )
+
+
+# The bill list and a bill's history
+
+
+def list_bills(customer: Customer, status: str | None, page: int):
+    """One page of the customer's bills, newest first, all or those in `status`."""
+    statement = (
+        select(Bill)
+        .options(selectinload(Bill.lines))
+        .where(Bill.customer_id == customer.id)
+        .order_by(Bill.issued_on.desc(), Bill.id.desc())
+    )
+    if status is not None:
+        statement = statement.where(Bill.status == status)
+    return db.paginate(statement, page=page, per_page=BILLS_PER_PAGE, error_out=False)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to a bill, as its history shows it."""
+
+    at: datetime
+    text: str
+
+
+def _payment_entry(payment: Payment) -> HistoryEntry:
+    method = PAYMENT_METHOD_LABELS[PaymentMethod(payment.method)]
+    if payment.card_brand:
+        method += f"({payment.card_brand} 末尾{payment.card_last4})"
+    if payment.applied_to_bill:
+        return HistoryEntry(
+            payment.recorded_at, f"{method}での{payment.amount:,}円のお支払を確認しました"
+        )
+    return HistoryEntry(
+        payment.recorded_at,
+        f"{method}で{payment.amount:,}円の入金がありました。{payment.review_reason}。"
+        "担当者が確認してご連絡します",
+    )
+
+
+def bill_history(bill: Bill) -> list[HistoryEntry]:
+    """What happened to the bill, oldest first: created, payment numbers, transfer notices,
+    e-mails, payments, paid or cancelled."""
+    entries = [HistoryEntry(bill.created_at, "お申込を受け付けました(ご請求を作成)")]
+    for slip in db.session.scalars(select(StorePayment).where(StorePayment.bill_id == bill.id)):
+        entries.append(
+            HistoryEntry(
+                slip.created_at, f"コンビニ決済のお支払番号 {slip.payment_number} を発行しました"
+            )
+        )
+    for notice in db.session.scalars(
+        select(TransferNotice).where(TransferNotice.bill_id == bill.id)
+    ):
+        entries.append(
+            HistoryEntry(
+                notice.created_at,
+                f"振込連絡を受け付けました({japanese_date(notice.transferred_on)} "
+                f"{notice.bank_name} {notice.payer_name} {notice.amount:,}円)",
+            )
+        )
+    for payment in db.session.scalars(select(Payment).where(Payment.bill_id == bill.id)):
+        entries.append(_payment_entry(payment))
+    if bill.cancelled_at:
+        entries.append(HistoryEntry(bill.cancelled_at, "お申込を取り消しました"))
+    for mail in db.session.scalars(select(OutboxMail).where(OutboxMail.bill_id == bill.id)):
+        if mail.sent_at:
+            entries.append(HistoryEntry(mail.sent_at, f"メールを送信しました: {mail.subject}"))
+        else:
+            entries.append(HistoryEntry(mail.created_at, f"メールを送信待ちです: {mail.subject}"))
+    # A stable sort: what happened comes before the e-mail that tells of it.
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+# What the customer may do while a bill awaits payment
+
+
+def lock_awaiting_bill(bill: Bill) -> Bill:
+    """`bill` re-read and locked (PostgreSQL) for a change, or a refusal when it no longer
+    awaits payment: a paid or cancelled bill accepts no action."""
+    db.session.execute(
+        select(Bill)
+        .where(Bill.id == bill.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if bill.status == BillStatus.PAID:
+        raise DomainError("このご請求はお支払済みです。")
+    if bill.status == BillStatus.CANCELLED:
+        raise DomainError("このご請求は取り消されています。")
+    return bill
+
+
+def change_payment_method(bill: Bill, method: str) -> Bill:
+    """Pay `bill` another way: the convenience-store fee line comes or goes with the method."""
+    if method not in CUSTOMER_PAYMENT_METHODS:
+        raise DomainError("お支払方法を選択してください。", field="method")
+    lock_awaiting_bill(bill)
+    if method == bill.payment_method:
+        return bill
+    for line in [line for line in bill.lines if line.kind == BillLineKind.CONVENIENCE_STORE_FEE]:
+        bill.lines.remove(line)
+    db.session.flush()
+    if method == PaymentMethod.CONVENIENCE_STORE:
+        fee = convenience_store_fee_line()
+        bill.lines.append(
+            BillLine(position=max(line.position for line in bill.lines) + 1, **asdict(fee))
+        )
+    bill.payment_method = method
+    return bill
+
+
+def record_transfer_notice(
+    bill: Bill,
+    user: User,
+    *,
+    transferred_on: date,
+    payer_name: str,
+    amount: int,
+    bank_name: str,
+    today: date,
+) -> TransferNotice:
+    """The customer's 振込連絡 for a bank-transfer bill, shown in its history and to staff."""
+    lock_awaiting_bill(bill)
+    if bill.payment_method != PaymentMethod.BANK_TRANSFER:
+        raise DomainError("振込連絡は、お支払方法が銀行振込のご請求でご利用いただけます。")
+    if transferred_on > today:
+        raise DomainError("振込日に未来の日付は指定できません。", field="transferred_on")
+    if transferred_on < bill.issued_on:
+        raise DomainError("振込日はお申込日以降の日付を入力してください。", field="transferred_on")
+    if not 0 < amount <= MAX_TRANSFER_AMOUNT:
+        raise DomainError("振込金額を正しく入力してください。", field="amount")
+    notice = TransferNotice(
+        bill=bill,
+        user_id=user.id,
+        transferred_on=transferred_on,
+        payer_name=payer_name,
+        amount=amount,
+        bank_name=bank_name,
+    )
+    db.session.add(notice)
+    return notice
+
+
+def cancel_bill(bill: Bill, now: datetime, by: User | None, client: Client) -> Bill:
+    """お申込の取消: the bill is cancelled and its contracts are left as they are.
+
+    The status changes only from awaiting payment, in one conditional update, so a payment
+    racing the cancellation leaves one consistent state: paid, or cancelled with the money
+    kept for staff."""
+    lock_awaiting_bill(bill)
+    cancelled = db.session.execute(
+        update(Bill)
+        .where(Bill.id == bill.id, Bill.status == BillStatus.AWAITING_PAYMENT)
+        .values(status=BillStatus.CANCELLED, cancelled_at=now)
+    ).rowcount
+    if cancelled != 1:
+        raise DomainError("このご請求はお支払済みです。")
+    db.session.refresh(bill)
+    queue_cancellation_mail(bill)
+    record_event(
+        "bill_cancelled",
+        client,
+        customer=bill.customer,
+        user=by,
+        detail=f"請求No.{bill.bill_no}",
+        at=now,
+    )
+    return bill
+
+
+def resend_bill_mail(bill: Bill, now: datetime) -> OutboxMail:
+    """ご請求メール再送信, at most once every few minutes per bill."""
+    lock_awaiting_bill(bill)
+    last = db.session.scalar(
+        select(func.max(OutboxMail.created_at)).where(
+            OutboxMail.bill_id == bill.id, OutboxMail.kind == BILL_MAIL_KIND
+        )
+    )
+    if last is not None and now - last < RESEND_INTERVAL:
+        minutes = int(RESEND_INTERVAL.total_seconds() // 60)
+        raise DomainError(
+            f"ご請求メールは{minutes}分に1回まで再送信できます。しばらくしてからお試しください。"
+        )
+    return queue_bill_mail(bill)

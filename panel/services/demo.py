@@ -1,17 +1,46 @@
 """Demo data for `flask --app wsgi demo seed`: plans, two customers, staff. Dates are relative
 to the day it runs, so every contract status shows whenever the demo is set up."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from panel.extensions import db
-from panel.models import Contract, Customer, DomainPrice, Plan, PlanPrice, StaffMember, User
-from panel.models.bills import PaymentMethod
+from panel.gateways import CardToken
+from panel.models import (
+    Bill,
+    Contract,
+    Customer,
+    DomainPrice,
+    OutboxMail,
+    Plan,
+    PlanPrice,
+    StaffMember,
+    TransferNotice,
+    User,
+)
+from panel.models.bills import BillKind, PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
+from panel.services.audit import Client
 from panel.services.auth import hash_password
-from panel.services.renewal import Selection, apply_renewal
+from panel.services.billing import (
+    cancel_bill,
+    convenience_store_fee_line,
+    create_bill,
+    queue_bill_mail,
+    transfer_reference,
+)
+from panel.services.calendar import JAPAN, add_months
+from panel.services.contracts import last_renewable_day
+from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
+from panel.services.renewal import (
+    MAX_DAYS_TO_PAY,
+    QuotedRenewal,
+    Selection,
+    apply_renewal,
+    renewal_line,
+)
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo credentials)
 STAFF_PASSWORD = "staff-pass-2026"  # noqa: S105
@@ -134,6 +163,149 @@ def _domain(customer: Customer, name: str, expires_on: date) -> Contract:
     return contract
 
 
+# Bills of the past, made by the same services as real ones and dated back.
+
+NOBODY = Client(ip_address=None, user_agent=None)
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=JAPAN)
+
+
+def _mails_sent(bill: Bill, at: datetime) -> None:
+    """The demo's past e-mails went out when they were written."""
+    for mail in db.session.scalars(
+        select(OutboxMail).where(OutboxMail.bill_id == bill.id, OutboxMail.sent_at.is_(None))
+    ):
+        mail.created_at = mail.next_attempt_at = mail.sent_at = at
+
+
+def _past_renewal(
+    contracts: list[tuple[Contract, int]], method: str, issued_on: date, paid: bool = True
+) -> Bill:
+    """A renewal bill of the past: one that was paid brought each contract to the renewal date
+    it has now; one that was not would have extended it from there."""
+    lines, earlier_dates = [], []
+    for contract, months in contracts:
+        if paid:
+            earlier, new = add_months(contract.renewal_date, -months), contract.renewal_date
+        else:
+            earlier, new = contract.renewal_date, add_months(contract.renewal_date, months)
+        if contract.is_domain:
+            price = DOMAIN_PRICES[contract.tld] * (months // 12)
+        else:
+            price = {p.months: p.price for p in contract.plan.prices}[months]
+        lines.append(
+            renewal_line(
+                QuotedRenewal(
+                    contract=contract,
+                    months=months,
+                    target_plan=contract.plan,
+                    price=price,
+                    new_renewal_date=new,
+                )
+            )
+        )
+        earlier_dates.append(earlier)
+    if method == PaymentMethod.CONVENIENCE_STORE:
+        lines.append(convenience_store_fee_line())
+    bill = create_bill(
+        contracts[0][0].customer,
+        kind=BillKind.RENEWAL,
+        payment_method=method,
+        issued_on=issued_on,
+        due_date=min(
+            last_renewable_day(min(earlier_dates)), issued_on + timedelta(days=MAX_DAYS_TO_PAY)
+        ),
+        lines=lines,
+    )
+    db.session.flush()
+    bill.created_at = _at(issued_on, 10)
+    queue_bill_mail(bill)
+    db.session.flush()
+    _mails_sent(bill, bill.created_at)
+    return bill
+
+
+def _paid(bill: Bill, on: date, reference: str, **details) -> None:
+    at = _at(on, 14)
+    money = ReceivedMoney(
+        provider="sandbox",
+        event_id=f"demo-{bill.bill_no}",
+        method=bill.payment_method,
+        amount=bill.total,
+        received_at=at,
+        reference=reference,
+        **details,
+    )
+    apply_payment(bill, money, at, NOBODY)
+    db.session.flush()
+    _mails_sent(bill, at)
+
+
+def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today: date) -> None:
+    """Paid bills by card, PayPal, convenience store and bank transfer (with a transfer
+    notice), a cancelled one, and one awaiting a convenience-store payment."""
+    shop = contracts["yamada-shop.jp"]
+    issued = add_months(shop.renewal_date, -12) - timedelta(days=9)
+    bill = _past_renewal([(shop, 12)], PaymentMethod.CARD, issued)
+    _paid(bill, issued, bill.bill_no, card=CardToken("tok_demo", "VISA", "4242", "12/29"))
+
+    blog, photo = contracts["yamada-blog.com"], contracts["yamada-photo.net"]
+    issued = add_months(blog.renewal_date, -12) - timedelta(days=12)
+    bill = _past_renewal([(blog, 12), (photo, 12)], PaymentMethod.PAYPAL, issued)
+    _paid(bill, issued, bill.bill_no)
+
+    domain = contracts["yamada.net (domain)"]
+    issued = add_months(domain.renewal_date, -12) - timedelta(days=20)
+    bill = _past_renewal([(domain, 12)], PaymentMethod.CONVENIENCE_STORE, issued)
+    slip = issue_store_payment(bill, issued)
+    db.session.flush()
+    slip.created_at = _at(issued, 11)
+    _paid(bill, issued + timedelta(days=1), slip.payment_number)
+
+    old = contracts["yamada-old.jp"]
+    issued = add_months(old.renewal_date, -1) - timedelta(days=6)
+    bill = _past_renewal([(old, 1)], PaymentMethod.BANK_TRANSFER, issued)
+    db.session.add(
+        TransferNotice(
+            bill=bill,
+            user_id=customer.users[0].id,
+            transferred_on=issued + timedelta(days=1),
+            payer_name=f"{transfer_reference(bill)} ヤマダタロウ",
+            amount=bill.total,
+            bank_name="ゆうちょ銀行",
+            created_at=_at(issued + timedelta(days=1), 12),
+        )
+    )
+    _paid(
+        bill,
+        issued + timedelta(days=2),
+        transfer_reference(bill),
+        payer_name=f"{transfer_reference(bill)} ヤマダタロウ",
+    )
+
+    archive = contracts["yamada-archive.jp"]
+    issued = archive.renewal_date - timedelta(days=10)
+    bill = _past_renewal([(archive, 3)], PaymentMethod.BANK_TRANSFER, issued, paid=False)
+    cancel_bill(bill, _at(issued + timedelta(days=3), 9), None, NOBODY)
+    db.session.flush()
+    _mails_sent(bill, bill.cancelled_at)
+
+    # Awaiting a convenience-store payment; its number is already issued.
+    domain = contracts["yamada-shop.jp (domain)"]
+    apply_renewal(
+        customer,
+        [Selection(contract_id=domain.id, months=12)],
+        month_end=False,
+        payment_method=PaymentMethod.CONVENIENCE_STORE,
+        application_token=f"demo-{domain.id}",
+        today=today - timedelta(days=1),
+    )
+    bill = db.session.scalar(select(Bill).where(Bill.application_token == f"demo-{domain.id}"))
+    issue_store_payment(bill, today)
+
+
 def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     customer = _customer(
         "demo", "山田 太郎", CustomerKind.INDIVIDUAL, "demo@example.jp", "demo-sub@example.com"
@@ -141,7 +313,7 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     days = lambda n: today + timedelta(days=n)  # noqa: E731
     _server(customer, "yamada-trial.jp", plans["standard"], days(9), is_trial=True)
     # Uses more domains and mail accounts than the lite plan allows: a downgrade is refused.
-    _server(
+    shop = _server(
         customer,
         "yamada-shop.jp",
         plans["standard"],
@@ -150,15 +322,29 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
         mail_accounts_used=80,
     )
     # Two servers with the same renewal date: renewed and auto-charged together.
-    _server(customer, "yamada-blog.com", plans["lite"], days(20))
-    _server(customer, "yamada-photo.net", plans["lite"], days(20))
-    _server(customer, "yamada-old.jp", plans["standard"], days(-3))  # in the grace period
-    _server(customer, "yamada-archive.jp", plans["lite"], days(-30))  # expired
+    blog = _server(customer, "yamada-blog.com", plans["lite"], days(20))
+    photo = _server(customer, "yamada-photo.net", plans["lite"], days(20))
+    old = _server(customer, "yamada-old.jp", plans["standard"], days(-3))  # in the grace period
+    archive = _server(customer, "yamada-archive.jp", plans["lite"], days(-30))  # expired
     office = _server(customer, "yamada-office.jp", plans["premium"], days(12))
-    _domain(customer, "yamada-shop.jp", days(60))
+    shop_domain = _domain(customer, "yamada-shop.jp", days(60))
     _domain(customer, "yamada-blog.com", days(100))
-    _domain(customer, "yamada.net", days(25))
+    net_domain = _domain(customer, "yamada.net", days(25))
     db.session.flush()
+
+    _seed_bill_history(
+        customer,
+        {
+            "yamada-shop.jp": shop,
+            "yamada-blog.com": blog,
+            "yamada-photo.net": photo,
+            "yamada-old.jp": old,
+            "yamada-archive.jp": archive,
+            "yamada.net (domain)": net_domain,
+            "yamada-shop.jp (domain)": shop_domain,
+        },
+        today,
+    )
 
     # A renewal applied two days ago, awaiting a bank transfer.
     apply_renewal(
@@ -181,7 +367,7 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
         credit_limit=100_000,
     )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
-    _server(
+    server = _server(
         customer,
         "demo-corp.co.jp",
         plans["premium"],
@@ -197,6 +383,10 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
         ("demo-corp.biz", 200),
     ):
         _domain(customer, name, days(expires_in))
+    db.session.flush()
+    issued = add_months(server.renewal_date, -12) - timedelta(days=14)
+    bill = _past_renewal([(server, 12)], PaymentMethod.BANK_TRANSFER, issued)
+    _paid(bill, issued + timedelta(days=3), transfer_reference(bill), payer_name="カ)デモシヨウジ")
 
 
 def seed_demo(today: date) -> bool:

@@ -5,12 +5,11 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import Bill, Customer, OutboxMail
-from panel.services.billing import payment_instructions
 
 #: After the n-th failure a mail waits 2**n minutes, at most this long, before the next try.
 MAX_BACKOFF = timedelta(hours=1)
@@ -30,22 +29,6 @@ def queue_mail(customer: Customer, kind: str, subject: str, body: str, bill: Bil
     )
     db.session.add(mail)
     return mail
-
-
-def queue_bill_mail(bill: Bill) -> OutboxMail:
-    """The bill e-mail (ご請求メール): lines, total, due date, what to do, a link to the bill."""
-    config = current_app.config
-    base_url = config["PANEL_BASE_URL"].rstrip("/")
-    body = render_template(
-        "mail/bill.txt",
-        bill=bill,
-        instructions=payment_instructions(bill, config["BANK_TRANSFER_ACCOUNT"]),
-        bill_url=f"{base_url}/bills/{bill.bill_no}",
-        base_url=base_url,
-        issuer_name=config["ISSUER_NAME"],
-    )
-    subject = f"【ご請求】請求No.{bill.bill_no} ご契約更新のお申込み"
-    return queue_mail(bill.customer, "bill", subject, body, bill=bill)
 
 
 def _message(mail: OutboxMail, sender: str) -> EmailMessage:

@@ -14,7 +14,13 @@ from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
 from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
-from panel.services.billing import LineDraft, create_bill
+from panel.services.billing import (
+    CUSTOMER_PAYMENT_METHODS,
+    LineDraft,
+    convenience_store_fee_line,
+    create_bill,
+    queue_bill_mail,
+)
 from panel.services.calendar import add_months, days_in_month, end_of_month
 from panel.services.contracts import (
     GRACE_DAYS,
@@ -24,20 +30,10 @@ from panel.services.contracts import (
     last_renewable_day,
 )
 from panel.services.errors import DomainError
-from panel.services.mail import queue_bill_mail
 from panel.services.tax import RateTotal, totals_by_rate
 
 #: A renewal bill is due at the latest this many days after the application.
 MAX_DAYS_TO_PAY = 14
-#: The fee a convenience-store payment adds to the bill, tax included.
-CONVENIENCE_STORE_FEE = 200
-#: The payment methods a renewal may choose, in the order they are offered.
-RENEWAL_PAYMENT_METHODS = (
-    PaymentMethod.CARD,
-    PaymentMethod.PAYPAL,
-    PaymentMethod.BANK_TRANSFER,
-    PaymentMethod.CONVENIENCE_STORE,
-)
 
 
 def period_label(months: int) -> str:
@@ -97,7 +93,7 @@ class RenewalQuote:
     def lines(self) -> list[LineDraft]:
         lines = []
         for renewal in self.renewals:
-            lines.append(_renewal_line(renewal))
+            lines.append(renewal_line(renewal))
             if renewal.proration:
                 lines.append(
                     LineDraft(
@@ -110,13 +106,7 @@ class RenewalQuote:
                     )
                 )
         if lines and self.payment_method == PaymentMethod.CONVENIENCE_STORE:
-            lines.append(
-                LineDraft(
-                    kind=BillLineKind.CONVENIENCE_STORE_FEE,
-                    description="コンビニ決済手数料",
-                    amount=CONVENIENCE_STORE_FEE,
-                )
-            )
+            lines.append(convenience_store_fee_line())
         return lines
 
     @property
@@ -136,7 +126,7 @@ class RenewalQuote:
         return min(last_renewable_day(earliest), self.today + timedelta(days=MAX_DAYS_TO_PAY))
 
 
-def _renewal_line(renewal: QuotedRenewal) -> LineDraft:
+def renewal_line(renewal: QuotedRenewal) -> LineDraft:
     contract = renewal.contract
     period = period_label(renewal.months)
     if contract.is_domain:
@@ -335,7 +325,7 @@ def apply_renewal(
     The same confirm form submitted twice finds the bill the first submission made. The
     contracts are locked first (PostgreSQL), so two applications for one contract can't both
     pass the "already on a bill" check."""
-    if payment_method not in RENEWAL_PAYMENT_METHODS:
+    if payment_method not in CUSTOMER_PAYMENT_METHODS:
         raise DomainError("お支払方法を選択してください。", field="payment_method")
     if not selections:
         raise DomainError("更新するご契約を選択してください。")

@@ -7,6 +7,7 @@ from flask import Flask, abort, request
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from panel.models import Role
 from panel.services.audit import Client
 from panel.services.errors import DomainError
 
@@ -46,11 +47,33 @@ def roles_required(*roles: str):
 
 
 def register_views(app: Flask) -> None:
-    from panel.views import auth, bills, dashboard, renewal, settings
+    from panel.views import auth, bills, dashboard, payments, renewal, sandbox, settings
 
     auth.register_login_manager()
-    for blueprint in (auth.bp, dashboard.bp, renewal.bp, bills.bp, settings.bp):
+    for blueprint in (auth.bp, dashboard.bp, renewal.bp, bills.bp, settings.bp, payments.bp):
         app.register_blueprint(blueprint)
+    if app.config["PAYMENT_GATEWAY"] == "sandbox":
+        app.register_blueprint(sandbox.bp)
+
+    #: The navigation: endpoint, label, and the roles that may open the page.
+    navigation = (
+        ("dashboard.index", "ダッシュボード", tuple(Role)),
+        ("renewal.index", "ご契約更新・プラン変更", tuple(Role)),
+        ("bills.index", "お支払・ご請求明細", bills.BILL_READERS),
+        ("settings.profile", "会員登録情報変更", settings.PROFILE_EDITORS),
+    )
+
+    @app.context_processor
+    def _navigation():
+        if not (current_user and current_user.is_authenticated):
+            return {"navigation": []}
+        return {
+            "navigation": [
+                (endpoint, label)
+                for endpoint, label, roles in navigation
+                if current_user.role in roles
+            ]
+        }
 
     @app.after_request
     def _keep_signed_in_pages_out_of_caches(response):

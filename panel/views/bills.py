@@ -1,24 +1,82 @@
-"""お支払・ご請求明細: a bill's details."""
+"""お支払・ご請求明細: the bill list, a bill's details, and what may be done while it awaits
+payment (pay, change the method, transfer notice, cancel, resend the bill e-mail)."""
 
-from flask import Blueprint, abort, current_app, render_template
+import secrets
+from collections.abc import Callable
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from panel.extensions import db
+from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
+from panel.gateways import CardDetails, payment_gateway
+from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
-from panel.services.billing import payment_instructions
-from panel.views import roles_required
+from panel.models.bills import BILL_STATUS_LABELS, PAYMENT_METHOD_LABELS, BillStatus
+from panel.services.billing import (
+    bill_history,
+    cancel_bill,
+    change_payment_method,
+    list_bills,
+    payment_instructions,
+    record_transfer_notice,
+    resend_bill_mail,
+    transfer_reference,
+)
+from panel.services.calendar import today_in_japan
+from panel.services.errors import DomainError
+from panel.services.payments import (
+    PaymentOutcome,
+    complete_paypal_payment,
+    current_store_payment,
+    issue_store_payment,
+    pay_by_card,
+    start_paypal_payment,
+)
+from panel.views import current_client, roles_required, show_refusal, utc_now
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
 
 #: Bills are money: the technical role does not see them.
 BILL_READERS = (Role.OWNER, Role.BILLING, Role.READ_ONLY)
+#: Who may pay, cancel or otherwise act on a bill.
+BILL_PAYERS = (Role.OWNER, Role.BILLING)
+#: The tabs of the bill list: the status filter in the URL and its label.
+TABS = (
+    (None, "すべて"),
+    (BillStatus.AWAITING_PAYMENT, BILL_STATUS_LABELS[BillStatus.AWAITING_PAYMENT]),
+    (BillStatus.PAID, BILL_STATUS_LABELS[BillStatus.PAID]),
+    (BillStatus.CANCELLED, BILL_STATUS_LABELS[BillStatus.CANCELLED]),
+)
+
+PAYMENT_MESSAGES = {
+    PaymentOutcome.APPLIED: "お支払が完了しました。ご契約に反映しました。",
+    PaymentOutcome.DUPLICATE: "このご請求のお支払は完了しています。",
+    PaymentOutcome.FLAGGED: (
+        "入金を受け付けましたが、ご請求に反映できませんでした。担当者が確認してご連絡します。"
+    ),
+}
 
 
-@bp.get("/<bill_no>")
+@bp.get("")
 @roles_required(*BILL_READERS)
-def detail(bill_no: str):
+def index():
+    status = request.args.get("status") or None
+    if status is not None and status not in set(BillStatus):
+        abort(404)
+    page = request.args.get("page", 1, type=int)
+    if page < 1:
+        abort(404)
+    bills = list_bills(current_user.customer, status, page)
+    return render_page_or_partial(
+        "bills/index.html", "bills/_list.html", bills=bills, status=status, tabs=TABS
+    )
+
+
+def _load_bill(bill_no: str) -> Bill:
+    """The signed-in customer's bill, or 404: another customer's bill No. does not exist."""
     bill = db.session.scalar(
         select(Bill)
         .options(selectinload(Bill.lines))
@@ -26,8 +84,218 @@ def detail(bill_no: str):
     )
     if bill is None:
         abort(404)
-    return render_template(
+    return bill
+
+
+def _fresh(form_class, **data):
+    """A form shown for the first time (never bound to what this request posted)."""
+    return form_class(formdata=None, data=data)
+
+
+def _render_bill(
+    bill: Bill,
+    *,
+    method_form: PaymentMethodForm | None = None,
+    card_form: CardForm | None = None,
+    notice_form: TransferNoticeForm | None = None,
+    confirming_cancel: bool = False,
+    message: str | None = None,
+    error: str | None = None,
+):
+    today = today_in_japan()
+    gateway = payment_gateway()
+    notice_form = notice_form or _fresh(TransferNoticeForm).default_for(today, bill.total)
+    return render_page_or_partial(
         "bills/detail.html",
+        "bills/_bill.html",
         bill=bill,
+        awaiting=bill.status == BillStatus.AWAITING_PAYMENT,
+        may_act=current_user.role in BILL_PAYERS,
         instructions=payment_instructions(bill, current_app.config["BANK_TRANSFER_ACCOUNT"]),
+        bank_account=current_app.config["BANK_TRANSFER_ACCOUNT"],
+        transfer_reference=transfer_reference(bill),
+        store_payment=current_store_payment(bill, today),
+        stores=gateway.stores,
+        history=bill_history(bill),
+        method_form=method_form or _fresh(PaymentMethodForm, method=bill.payment_method),
+        card_form=card_form or _fresh(CardForm, payment_token=secrets.token_urlsafe(24)),
+        notice_form=notice_form,
+        test_cards=getattr(gateway, "test_cards", None),
+        payment_method_labels=PAYMENT_METHOD_LABELS,
+        confirming_cancel=confirming_cancel,
+        message=message,
+        error=error,
     )
+
+
+@bp.get("/<bill_no>")
+@roles_required(*BILL_READERS)
+def detail(bill_no: str):
+    return _render_bill(_load_bill(bill_no))
+
+
+def _done(bill: Bill, message: str | None = None, error: str | None = None):
+    """After an action: the bill again, with what happened (htmx swaps it in; a plain form
+    post is redirected to the bill page, the message carried by a flash)."""
+    if is_partial_request():
+        return _render_bill(bill, message=message, error=error)
+    flash(message or error, "success" if message else "error")
+    return redirect(url_for("bills.detail", bill_no=bill.bill_no))
+
+
+def _act(bill_no: str, action: Callable[[Bill], str]):
+    """Run a form-less action on the bill in one transaction; a refusal changes nothing."""
+    bill = _load_bill(bill_no)
+    try:
+        message = action(bill)
+        db.session.commit()
+    except DomainError as refusal:
+        db.session.rollback()
+        return _done(bill, error=refusal.message)
+    return _done(bill, message=message)
+
+
+@bp.post("/<bill_no>/payment-method")
+@roles_required(*BILL_PAYERS)
+def payment_method(bill_no: str):
+    bill = _load_bill(bill_no)
+    form = PaymentMethodForm()
+    if not form.validate():
+        return _render_bill(bill, method_form=form)
+    try:
+        change_payment_method(bill, form.method.data)
+        db.session.commit()
+    except DomainError as refusal:
+        db.session.rollback()
+        return _done(bill, error=refusal.message)
+    return _done(bill, message=f"お支払方法を{bill.payment_method_label}に変更しました。")
+
+
+@bp.post("/<bill_no>/pay/card")
+@roles_required(*BILL_PAYERS)
+def pay_card(bill_no: str):
+    bill = _load_bill(bill_no)
+    form = CardForm()
+    if form.validate():
+        month, year = form.expiry_month_year()
+        card = CardDetails(form.number.data, month, year, form.security_code.data)
+        try:
+            outcome = pay_by_card(
+                bill, card, form.payment_token.data, today_in_japan(), utc_now(), current_client()
+            )
+            db.session.commit()
+        except DomainError as refusal:
+            db.session.rollback()
+            if bill.status != BillStatus.AWAITING_PAYMENT:
+                return _done(bill, error=refusal.message)
+            show_refusal(form, refusal)
+        else:
+            return _done(bill, message=PAYMENT_MESSAGES[outcome])
+    return _render_bill(bill, card_form=form)
+
+
+@bp.post("/<bill_no>/pay/paypal")
+@roles_required(*BILL_PAYERS)
+def pay_paypal(bill_no: str):
+    bill = _load_bill(bill_no)
+    try:
+        approval_url = start_paypal_payment(
+            bill,
+            return_url=url_for("bills.paypal_return", bill_no=bill.bill_no),
+            cancel_url=url_for("bills.paypal_cancel", bill_no=bill.bill_no),
+        )
+    except DomainError as refusal:
+        db.session.rollback()
+        return _done(bill, error=refusal.message)
+    db.session.rollback()  # nothing to save: the bill stays as it is until the customer returns
+    return redirect_to(approval_url)
+
+
+@bp.get("/<bill_no>/pay/paypal/return")
+@roles_required(*BILL_PAYERS)
+def paypal_return(bill_no: str):
+    """PayPal sends the customer back here after approval; a reload captures nothing twice."""
+    bill = _load_bill(bill_no)
+    try:
+        outcome = complete_paypal_payment(
+            bill, request.args.get("approval", ""), utc_now(), current_client()
+        )
+        db.session.commit()
+    except DomainError as refusal:
+        db.session.rollback()
+        flash(refusal.message, "error")
+    else:
+        flash(PAYMENT_MESSAGES[outcome], "success")
+    return redirect(url_for("bills.detail", bill_no=bill.bill_no))
+
+
+@bp.get("/<bill_no>/pay/paypal/cancel")
+@roles_required(*BILL_PAYERS)
+def paypal_cancel(bill_no: str):
+    bill = _load_bill(bill_no)
+    flash("PayPalでのお支払を中止しました。ご請求はご入金待ちのままです。", "info")
+    return redirect(url_for("bills.detail", bill_no=bill.bill_no))
+
+
+@bp.post("/<bill_no>/pay/convenience-store")
+@roles_required(*BILL_PAYERS)
+def pay_convenience_store(bill_no: str):
+    def issue(bill: Bill) -> str:
+        slip = issue_store_payment(bill, today_in_japan())
+        return f"お支払番号 {slip.payment_number} を発行しました。"
+
+    return _act(bill_no, issue)
+
+
+@bp.post("/<bill_no>/transfer-notice")
+@roles_required(*BILL_PAYERS)
+def transfer_notice(bill_no: str):
+    bill = _load_bill(bill_no)
+    form = TransferNoticeForm()
+    if form.validate():
+        try:
+            record_transfer_notice(
+                bill,
+                current_user,
+                transferred_on=form.transferred_on.data,
+                payer_name=form.payer_name.data,
+                amount=form.amount.data,
+                bank_name=form.bank_name.data,
+                today=today_in_japan(),
+            )
+            db.session.commit()
+        except DomainError as refusal:
+            db.session.rollback()
+            if refusal.field is None:
+                return _done(bill, error=refusal.message)
+            show_refusal(form, refusal)
+        else:
+            return _done(bill, message="振込連絡を受け付けました。入金を確認次第、反映します。")
+    return _render_bill(bill, notice_form=form)
+
+
+@bp.get("/<bill_no>/cancel")
+@roles_required(*BILL_PAYERS)
+def confirm_cancel(bill_no: str):
+    """The confirmation before お申込の取消 (inline with htmx, a page of its own without)."""
+    return _render_bill(_load_bill(bill_no), confirming_cancel=True)
+
+
+@bp.post("/<bill_no>/cancel")
+@roles_required(*BILL_PAYERS)
+def cancel(bill_no: str):
+    def cancel_it(bill: Bill) -> str:
+        cancel_bill(bill, utc_now(), current_user, current_client())
+        return "お申込を取り消しました。ご契約の内容は変わりません。"
+
+    return _act(bill_no, cancel_it)
+
+
+@bp.post("/<bill_no>/resend-mail")
+@roles_required(*BILL_PAYERS)
+def resend_mail(bill_no: str):
+    def resend(bill: Bill) -> str:
+        mail = resend_bill_mail(bill, utc_now())
+        return f"ご請求メールを再送信しました({mail.recipients})。"
+
+    return _act(bill_no, resend)

@@ -12,11 +12,10 @@ from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Bill, Role
 from panel.models.bills import PAYMENT_METHOD_LABELS
+from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
 from panel.services.calendar import today_in_japan
 from panel.services.errors import DomainError
 from panel.services.renewal import (
-    CONVENIENCE_STORE_FEE,
-    RENEWAL_PAYMENT_METHODS,
     Selection,
     apply_renewal,
     period_label,
@@ -92,7 +91,7 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         "renewal/_confirm_summary.html",
         quote=quote,
         form=form,
-        payment_methods=[(m, PAYMENT_METHOD_LABELS[m]) for m in RENEWAL_PAYMENT_METHODS],
+        payment_methods=[(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
         convenience_store_fee=CONVENIENCE_STORE_FEE,
         application_token=form.application_token or secrets.token_urlsafe(32),
         error=error,

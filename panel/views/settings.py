@@ -13,9 +13,12 @@ from panel.views import current_client, roles_required, show_refusal
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
+#: Member details are the account holder's: only the owner sees or changes them.
+PROFILE_EDITORS = (Role.OWNER,)
+
 
 @bp.route("/profile", methods=["GET", "POST"])
-@roles_required(Role.OWNER)
+@roles_required(*PROFILE_EDITORS)
 def profile():
     customer = current_user.customer
     form = ProfileForm(

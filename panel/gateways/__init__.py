@@ -1,0 +1,115 @@
+"""Payment gateways: the interface the panel pays through, and the one the app is set up with.
+
+The panel never talks to a provider except through `PaymentGateway`. The embedded default is
+the sandbox (`panel.gateways.sandbox`); a real provider plugs in behind the same methods.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from flask import Flask, current_app
+
+from panel.services.errors import DomainError
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """What the customer typed into the card form. Handed to the gateway and never kept."""
+
+    number: str
+    expiry_month: int
+    expiry_year: int  #: four digits
+    security_code: str
+
+
+@dataclass(frozen=True)
+class CardToken:
+    """The gateway's stand-in for a card: all the panel ever holds of one."""
+
+    token: str
+    brand: str
+    last4: str
+    expiry: str  #: MM/YY
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Money the gateway took at once (card, PayPal)."""
+
+    event_id: str
+    amount: int
+    card: CardToken | None = None
+
+
+@dataclass(frozen=True)
+class StoreSlip:
+    """A convenience-store payment number and where and until when it can be paid."""
+
+    payment_number: str
+    expires_on: date
+    stores: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A provider's signed report that money arrived (bank transfer, convenience store)."""
+
+    event_id: str
+    method: str
+    reference: str
+    amount: int
+    received_at: datetime
+    payer_name: str | None = None
+
+
+class PaymentRefused(DomainError):
+    """The gateway refused a card or a payment; the message is for the customer."""
+
+
+class InvalidNotification(Exception):
+    """A notification that is unsigned, badly signed, stale or malformed."""
+
+
+class PaymentGateway(Protocol):
+    #: recorded with every payment; with the event ID it makes a payment unique
+    name: str
+    #: the convenience-store chains that accept its payment numbers
+    stores: tuple[str, ...]
+
+    def tokenise_card(self, card: CardDetails, today: date) -> CardToken:
+        """A token for the card, or `PaymentRefused` naming the field that is wrong."""
+
+    def charge_card(self, token: str, amount: int, order_ref: str, idempotency_key: str) -> Charge:
+        """Take `amount` from the card; the same idempotency key never charges twice."""
+
+    def paypal_approval_url(
+        self, amount: int, order_ref: str, return_url: str, cancel_url: str
+    ) -> str:
+        """Where to send the customer to approve a PayPal payment."""
+
+    def capture_paypal(self, approval: str, amount: int, order_ref: str) -> Charge:
+        """Complete the PayPal payment the customer approved (what came back on the return)."""
+
+    def issue_store_payment(self, amount: int, order_ref: str, expires_on: date) -> StoreSlip:
+        """A payment number the customer pays at a convenience store."""
+
+    def read_notification(
+        self, body: bytes, headers: Mapping[str, str], now: datetime
+    ) -> Notification:
+        """The notification in a webhook request, or `InvalidNotification`."""
+
+
+def payment_gateway() -> PaymentGateway:
+    """The gateway the app was set up with."""
+    return current_app.extensions["payment_gateway"]
+
+
+def init_payment_gateway(app: Flask) -> None:
+    name = app.config["PAYMENT_GATEWAY"]
+    if name != "sandbox":
+        raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}; only 'sandbox' is built in")
+    from panel.gateways.sandbox import SandboxGateway
+
+    app.extensions["payment_gateway"] = SandboxGateway(app.config["PAYMENT_WEBHOOK_SECRET"])

@@ -1,0 +1,109 @@
+"""Money received (お支払), transfer notices (振込連絡) and convenience-store payment slips."""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.bills import Bill, PaymentMethod
+from panel.models.types import UtcDateTime, one_of, utc_now
+
+
+class Payment(db.Model):
+    """Money a payment provider (or the bank) reported as received: one row per provider event.
+
+    A payment that could not settle its bill (already paid, cancelled, wrong amount, unknown
+    reference) is kept with the reason, for staff to settle: money is never dropped.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_event_id"),
+        one_of("method", PaymentMethod),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "(review_reason IS NULL) = (applied_to_bill)", name="applied_or_flagged_for_review"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the payment provider that reported the money ("sandbox", ...)
+    provider: Mapped[str] = mapped_column(String(32))
+    #: the provider's ID of the event; the same event delivered twice is one payment
+    provider_event_id: Mapped[str] = mapped_column(String(100))
+    #: the bill the money was for; none when its reference matched no bill
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id"), index=True)
+    #: card, paypal, bank_transfer or convenience_store
+    method: Mapped[str] = mapped_column(String(20))
+    #: yen received
+    amount: Mapped[int]
+    #: the reference the money came with (transfer reference, store payment number, order)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    #: the name the payer gave (bank transfers)
+    payer_name: Mapped[str | None] = mapped_column(String(100))
+    #: card brand, last four digits and expiry (MM/YY): all that is ever kept of a card
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_expiry: Mapped[str | None] = mapped_column(String(5))
+    #: when the provider says the money arrived
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: when the panel recorded it
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    #: true when this money paid its bill
+    applied_to_bill: Mapped[bool] = mapped_column(default=False)
+    #: why staff must settle this money by hand; none when it paid its bill
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+
+    bill: Mapped[Bill | None] = relationship()
+
+
+class TransferNotice(db.Model):
+    """A customer's notice that they sent a bank transfer for a bill (振込連絡)."""
+
+    __tablename__ = "transfer_notices"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the bill the transfer pays
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    #: the user who sent the notice
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the Japan date of the transfer (振込日)
+    transferred_on: Mapped[date]
+    #: the name on the transfer (振込名義)
+    payer_name: Mapped[str] = mapped_column(String(60))
+    #: yen transferred
+    amount: Mapped[int]
+    #: the bank the money was sent from (振込元金融機関)
+    bank_name: Mapped[str] = mapped_column(String(60))
+    #: when the notice was sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+    bill: Mapped[Bill] = relationship()
+
+
+class StorePayment(db.Model):
+    """A convenience-store payment number issued for a bill, and until when it can be paid."""
+
+    __tablename__ = "store_payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "payment_number"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the bill the number pays
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    #: the payment provider that issued the number
+    provider: Mapped[str] = mapped_column(String(32))
+    #: お支払番号, given at the store's till or terminal
+    payment_number: Mapped[str] = mapped_column(String(32))
+    #: yen to pay at the store (the bill's total when issued, the store fee included)
+    amount: Mapped[int]
+    #: the last Japan date the store accepts the payment
+    expires_on: Mapped[date]
+    #: when the number was issued
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+    bill: Mapped[Bill] = relationship()

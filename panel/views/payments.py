@@ -1,0 +1,24 @@
+"""The payment provider's webhook: signed notifications that money arrived."""
+
+from flask import Blueprint, jsonify, request
+
+from panel.extensions import csrf, db
+from panel.gateways import InvalidNotification, payment_gateway
+from panel.services.payments import receive_notification
+from panel.views import current_client, utc_now
+
+bp = Blueprint("payments", __name__, url_prefix="/payments")
+
+
+@bp.post("/notifications")
+@csrf.exempt  # the provider signs its notifications instead (HMAC, checked below)
+def notifications():
+    gateway = payment_gateway()
+    try:
+        notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
+    except InvalidNotification as refusal:
+        return jsonify(error=str(refusal)), 400
+    outcome = receive_notification(notification, gateway.name, utc_now(), current_client())
+    db.session.commit()
+    # Success whatever the outcome: the money is recorded, and a provider retries non-2xx.
+    return jsonify(result=outcome.value)
