@@ -9,6 +9,7 @@ thread (browser tests) and concurrent connections see the same data.
 import contextvars
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from panel import create_app
 from panel.extensions import db as _db
@@ -126,8 +128,27 @@ def login_as(client):
 
 
 def pytest_collection_modifyitems(config, items):
+    # Tests of row locking need PostgreSQL: on SQLite they are deselected (SQLite is the demo
+    # database; concurrency is guaranteed on PostgreSQL, where these run).
+    if os.environ.get("PANEL_TEST_DATABASE") != "postgresql":
+        needs_postgres = [item for item in items if item.get_closest_marker("postgresql")]
+        if needs_postgres:
+            config.hook.pytest_deselected(items=needs_postgres)
+            items[:] = [item for item in items if item not in needs_postgres]
     # Browser tests last: a failure in the quick tests shows up first.
     items.sort(key=lambda item: Path(item.fspath).parts[-2] == "e2e")
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free loopback port, in a thread, as a real HTTP server."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
 
 
 @pytest.fixture
