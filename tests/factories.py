@@ -1,12 +1,16 @@
 """Build customers, plans and contracts in one line each; everything is committed."""
 
+import secrets
 from datetime import date
 
 from panel.extensions import db
-from panel.models import Contract, Customer, DomainPrice, Plan, PlanPrice, User
+from panel.models import Bill, Contract, Customer, DomainPrice, Plan, PlanPrice, User
+from panel.models.bills import PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
+from panel.services.calendar import today_in_japan
+from panel.services.renewal import Selection, apply_renewal
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
@@ -135,3 +139,23 @@ def plan_lineup() -> dict[str, Plan]:
             one_month_price=2_200,
         ),
     }
+
+
+def renewal_bill(
+    customer: Customer,
+    *contracts: Contract,
+    months: int = 12,
+    method: str = PaymentMethod.BANK_TRANSFER,
+    today: date | None = None,
+) -> Bill:
+    """A renewal of `contracts` applied as the renewal page does: one bill awaiting payment."""
+    bill = apply_renewal(
+        customer,
+        [Selection(contract.id, months, contract.plan_id) for contract in contracts],
+        month_end=False,
+        payment_method=method,
+        application_token=secrets.token_hex(8),
+        today=today or today_in_japan(),
+    )
+    db.session.commit()
+    return bill

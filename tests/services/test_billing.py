@@ -1,9 +1,33 @@
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
 
 from panel.extensions import db
+from panel.models import AuditEvent, Contract, OutboxMail, TransferNotice
 from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
-from panel.services.billing import LineDraft, allocate_bill_no, create_bill, list_awaiting_bills
+from panel.services.audit import Client
+from panel.services.billing import (
+    BILLS_PER_PAGE,
+    LineDraft,
+    allocate_bill_no,
+    bill_history,
+    bill_no_of_transfer,
+    cancel_bill,
+    change_payment_method,
+    create_bill,
+    list_awaiting_bills,
+    list_bills,
+    record_transfer_notice,
+    resend_bill_mail,
+    transfer_reference,
+)
+from panel.services.errors import DomainError
 from tests import factories
+
+TODAY = date(2026, 11, 21)
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+CLIENT = Client(ip_address="198.51.100.7", user_agent="test")
 
 
 def test_bill_numbers_count_per_day():
@@ -44,3 +68,145 @@ def test_awaiting_bills_are_the_customers_own_by_due_date():
     _bill(factories.customer("hanako"), date(2026, 11, 21), date(2026, 11, 28), [1_100])
     db.session.commit()
     assert list_awaiting_bills(customer) == [sooner, later]
+
+
+def test_the_bill_list_is_newest_first_twenty_a_page_and_filters_by_status():
+    customer = factories.customer()
+    bills = [
+        _bill(customer, date(2026, 1, 1) + timedelta(days=n), date(2026, 12, 31), [1_100])
+        for n in range(BILLS_PER_PAGE + 3)
+    ]
+    bills[0].status, bills[0].cancelled_at = BillStatus.CANCELLED, NOW
+    _bill(factories.customer("hanako"), date(2026, 6, 1), date(2026, 12, 31), [1_100])
+    db.session.commit()
+
+    first = list_bills(customer, None, 1)
+    assert first.total == BILLS_PER_PAGE + 3
+    assert first.items[0] == bills[-1]
+    assert len(first.items) == BILLS_PER_PAGE
+    assert list_bills(customer, None, 2).items == [bills[2], bills[1], bills[0]]
+    assert list_bills(customer, BillStatus.CANCELLED, 1).items == [bills[0]]
+    assert list_bills(customer, BillStatus.PAID, 1).total == 0
+    assert list_bills(customer, None, 9).items == []
+
+
+def test_the_transfer_reference_is_the_bill_numbers_digits_and_finds_it_again():
+    customer = factories.customer()
+    bill = _bill(customer, TODAY, TODAY, [1_100])
+    assert transfer_reference(bill) == bill.bill_no.replace("-", "")
+    assert bill_no_of_transfer(f" {transfer_reference(bill)} ") == bill.bill_no
+
+
+@pytest.fixture
+def awaiting():
+    plans = factories.plan_lineup()
+    customer = factories.customer(sub_email="taro-sub@example.com")
+    server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 11, 30))
+    return factories.renewal_bill(customer, server, today=TODAY)
+
+
+def test_changing_to_the_convenience_store_adds_the_fee_and_changing_back_removes_it(awaiting):
+    total = awaiting.total
+    change_payment_method(awaiting, PaymentMethod.CONVENIENCE_STORE)
+    db.session.commit()
+    assert awaiting.total == total + 200
+    assert awaiting.lines[-1].kind == BillLineKind.CONVENIENCE_STORE_FEE
+    change_payment_method(awaiting, PaymentMethod.CARD)
+    db.session.commit()
+    assert (awaiting.total, awaiting.payment_method) == (total, PaymentMethod.CARD)
+    with pytest.raises(DomainError):
+        change_payment_method(awaiting, PaymentMethod.DIRECT_DEBIT)
+
+
+def test_a_transfer_notice_is_kept_and_shown_in_the_history(awaiting):
+    user = factories.owner(awaiting.customer)
+    record_transfer_notice(
+        awaiting,
+        user,
+        transferred_on=TODAY,
+        payer_name="ヤマダタロウ",
+        amount=awaiting.total,
+        bank_name="ゆうちょ銀行",
+        today=TODAY,
+    )
+    db.session.commit()
+    assert db.session.scalar(select(TransferNotice.payer_name)) == "ヤマダタロウ"
+    texts = [entry.text for entry in bill_history(awaiting)]
+    assert texts[0] == "お申込を受け付けました(ご請求を作成)"
+    assert any(
+        text.startswith("振込連絡を受け付けました(2026年11月21日 ゆうちょ銀行") for text in texts
+    )
+
+
+@pytest.mark.parametrize(
+    ("transferred_on", "amount", "field", "message"),
+    [
+        (TODAY + timedelta(days=1), 12_540, "transferred_on", "未来の日付"),
+        (TODAY - timedelta(days=1), 12_540, "transferred_on", "お申込日以降"),
+        (TODAY, 0, "amount", "振込金額"),
+    ],
+)
+def test_a_transfer_notice_with_a_wrong_date_or_amount_is_refused(
+    awaiting, transferred_on, amount, field, message
+):
+    with pytest.raises(DomainError, match=message) as refusal:
+        record_transfer_notice(
+            awaiting,
+            factories.owner(awaiting.customer),
+            transferred_on=transferred_on,
+            payer_name="ヤマダタロウ",
+            amount=amount,
+            bank_name="ゆうちょ銀行",
+            today=TODAY,
+        )
+    assert refusal.value.field == field
+
+
+def test_a_transfer_notice_is_only_for_bank_transfers(awaiting):
+    change_payment_method(awaiting, PaymentMethod.CARD)
+    with pytest.raises(DomainError, match="銀行振込のご請求"):
+        record_transfer_notice(
+            awaiting,
+            factories.owner(awaiting.customer),
+            transferred_on=TODAY,
+            payer_name="ヤマダタロウ",
+            amount=1,
+            bank_name="ゆうちょ銀行",
+            today=TODAY,
+        )
+
+
+def test_cancelling_leaves_the_contracts_and_mails_the_customer(awaiting):
+    contract_date = db.session.scalar(select(Contract.renewal_date))
+    cancel_bill(awaiting, NOW, factories.owner(awaiting.customer), CLIENT)
+    db.session.commit()
+
+    assert (awaiting.status, awaiting.cancelled_at) == (BillStatus.CANCELLED, NOW)
+    assert db.session.scalar(select(Contract.renewal_date)) == contract_date
+    mail = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "cancellation"))
+    assert mail.recipients == "taro@example.jp, taro-sub@example.com"
+    assert db.session.scalar(select(AuditEvent.action)) == "bill_cancelled"
+    assert "お申込を取り消しました" in [entry.text for entry in bill_history(awaiting)]
+
+
+def test_a_paid_or_cancelled_bill_accepts_no_action(awaiting):
+    cancel_bill(awaiting, NOW, None, CLIENT)
+    db.session.commit()
+    for action in (
+        lambda: cancel_bill(awaiting, NOW, None, CLIENT),
+        lambda: change_payment_method(awaiting, PaymentMethod.CARD),
+        lambda: resend_bill_mail(awaiting, NOW),
+    ):
+        with pytest.raises(DomainError, match="取り消されています"):
+            action()
+
+
+def test_the_bill_mail_is_sent_again_at_most_once_every_five_minutes(awaiting):
+    mails = lambda: db.session.scalar(select(func.count()).select_from(OutboxMail))  # noqa: E731
+    first = db.session.scalar(select(OutboxMail.created_at))
+    with pytest.raises(DomainError, match="5分に1回"):
+        resend_bill_mail(awaiting, first + timedelta(minutes=4))
+    resent = resend_bill_mail(awaiting, first + timedelta(minutes=5))
+    db.session.commit()
+    assert mails() == 2
+    assert resent.subject == f"【ご請求】請求No.{awaiting.bill_no} ご契約更新のお申込み"
