@@ -71,7 +71,7 @@ def index():
         abort(404)
     bills = list_bills(current_user.customer, status, page)
     return render_page_or_partial(
-        "bills/index.html", "bills/_list.html", bills=bills, status=status, tabs=TABS
+        "bills/index.html", "bills/_list.html", bills=bills, status_filter=status, tabs=TABS
     )
 
 

@@ -1,0 +1,327 @@
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from panel.extensions import db
+from panel.models import Bill, Contract, OutboxMail, Payment, TransferNotice
+from panel.models.bills import BillStatus, PaymentMethod
+from panel.models.customers import Role
+from panel.services.billing import BILLS_PER_PAGE
+from panel.services.calendar import add_months, today_in_japan
+from tests import factories
+from tests.conftest import csrf_token
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def setup():
+    today = today_in_japan()
+    plans = factories.plan_lineup()
+    customer = factories.customer(sub_email="taro-sub@example.com")
+    server = factories.server(customer, "taro.jp", plans["standard"], today + timedelta(days=10))
+    return {"today": today, "customer": customer, "server": server}
+
+
+def _bill(setup, method=PaymentMethod.BANK_TRANSFER):
+    return factories.renewal_bill(setup["customer"], setup["server"], method=method)
+
+
+@pytest.fixture
+def owner(client, login_as, setup):
+    return login_as(factories.owner(setup["customer"]))
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+
+
+def _post(client, path, data=None, headers=None):
+    bill_page = path.rsplit("/", 1)[0] if "/pay/" not in path else path.split("/pay/")[0]
+    form = {"csrf_token": csrf_token(client, bill_page)} | (data or {})
+    return client.post(path, data=form, headers=headers or {})
+
+
+def _reload(bill) -> Bill:
+    return db.session.get(Bill, bill.id)
+
+
+# The list
+
+
+def test_the_list_shows_each_bill_with_its_link_total_method_and_badge(owner, setup):
+    bill = _bill(setup)
+    page = owner.get("/bills")
+    text = _text(page)
+    assert page.status_code == 200
+    assert f'href="/bills/{bill.bill_no}"' in page.get_data(as_text=True)
+    assert "taro.jp Standardプラン 1年 更新" in text
+    assert "12,540円" in text and "銀行振込" in text and "ご入金待ち" in text
+    assert "全1件中 1〜1件を表示" in text
+
+
+def test_the_tabs_filter_by_status_and_htmx_gets_only_the_list(owner, setup):
+    _bill(setup)
+    paid = owner.get("/bills?status=paid")
+    assert "該当するご請求はありません。" in _text(paid)
+    partial = owner.get("/bills?status=awaiting_payment", headers=HTMX)
+    body = partial.get_data(as_text=True)
+    assert body.lstrip().startswith('<div id="bill-list">') and "<html" not in body
+    assert "ご入金待ち" in body
+    assert "HX-Request" in partial.headers["Vary"]
+
+
+def test_the_list_pages_by_twenty(owner, setup):
+    customer = setup["customer"]
+    for n in range(BILLS_PER_PAGE + 1):
+        server = factories.server(
+            customer, f"s{n}.jp", setup["server"].plan, setup["today"] + timedelta(days=5)
+        )
+        factories.renewal_bill(customer, server)
+    first, second = owner.get("/bills"), owner.get("/bills?page=2")
+    assert _text(first).count("ご入金待ち") - 1 == BILLS_PER_PAGE  # minus the tab
+    assert "全21件中 21〜21件を表示" in _text(second)
+    assert 'rel="prev"' in second.get_data(as_text=True)
+    assert "このページにはご請求がありません" in _text(owner.get("/bills?page=3"))
+
+
+@pytest.mark.parametrize("query", ["?status=unknown", "?page=0"])
+def test_a_bad_filter_is_a_404(owner, setup, query):
+    assert owner.get(f"/bills{query}").status_code == 404
+
+
+# Another customer's bill, and roles
+
+
+def _bill_routes(app):
+    """Every route with a bill No. in it, from the URL map: (method, rule)."""
+    return [
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "<bill_no>" in rule.rule
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_another_customers_bill_no_is_a_404_on_every_bill_route(app, owner, setup):
+    hanako = factories.customer("hanako")
+    theirs = factories.renewal_bill(
+        hanako,
+        factories.server(hanako, "hanako.jp", setup["server"].plan, setup["today"]),
+        method=PaymentMethod.CARD,
+    )
+    token = csrf_token(owner, "/bills")
+    routes = _bill_routes(app)
+    assert len(routes) >= 10
+    for method, rule in routes:
+        path = rule.replace("<bill_no>", theirs.bill_no)
+        response = owner.open(path, method=method, data={"csrf_token": token})
+        assert response.status_code == 404, (method, path)
+    assert _reload(theirs).status == BillStatus.AWAITING_PAYMENT
+
+
+def test_the_technical_role_sees_no_bills(client, login_as, setup):
+    bill = _bill(setup)
+    login_as(factories.sub_user(setup["customer"], "tech", Role.TECHNICAL))
+    assert client.get("/bills").status_code == 403
+    assert client.get(f"/bills/{bill.bill_no}").status_code == 403
+    assert "お支払・ご請求明細" not in _text(client.get("/"))
+
+
+def test_read_only_sees_the_bill_but_is_offered_and_allowed_no_action(app, client, login_as, setup):
+    bill = _bill(setup)
+    login_as(factories.sub_user(setup["customer"], "viewer", Role.READ_ONLY))
+    page = client.get(f"/bills/{bill.bill_no}")
+    assert page.status_code == 200
+    assert "お支払のお手続きは、管理者または請求担当の方が行えます。" in _text(page)
+    assert "<form" not in page.get_data(as_text=True).split('id="bill"')[1]
+    token = csrf_token(client, f"/bills/{bill.bill_no}")
+    for method, rule in _bill_routes(app):
+        if method == "POST":
+            path = rule.replace("<bill_no>", bill.bill_no)
+            assert client.post(path, data={"csrf_token": token}).status_code == 403, path
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+
+
+def test_the_billing_role_can_pay(client, login_as, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    login_as(factories.sub_user(setup["customer"], "keiri", Role.BILLING))
+    response = _pay_by_card(client, bill, "4242424242424242")
+    assert response.status_code == 302
+    assert _reload(bill).status == BillStatus.PAID
+
+
+# Paying
+
+
+def _card_form(client, bill):
+    page = client.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    token = re.search(r'name="payment_token" type="hidden" value="([^"]+)"', page).group(1)
+    return {"payment_token": token, "expiry": "12/30", "security_code": "123"}
+
+
+def _pay_by_card(client, bill, number, headers=None):
+    data = _card_form(client, bill) | {"number": number}
+    return _post(client, f"/bills/{bill.bill_no}/pay/card", data, headers)
+
+
+def test_paying_by_card_marks_the_bill_paid_and_extends_the_contract(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    new_date = add_months(setup["server"].renewal_date, 12)
+    response = _pay_by_card(owner, bill, "4242 4242 4242 4242")
+    assert response.headers["Location"] == f"/bills/{bill.bill_no}"
+    page = _text(owner.get(f"/bills/{bill.bill_no}"))
+    assert "お支払が完了しました。ご契約に反映しました。" in page
+    assert "お支払済" in page and "クレジットカード(VISA 末尾4242)での12,540円のお支払" in page
+    assert "お支払のお手続き" not in page
+    assert db.session.get(Contract, setup["server"].id).renewal_date == new_date
+
+
+def test_paying_by_card_with_htmx_swaps_in_the_paid_bill(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    response = _pay_by_card(owner, bill, "5555555555554444", HTMX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="bill"') and "<html" not in body
+    assert 'id="bill-status">お支払済' in body
+
+
+def test_a_wrong_card_number_is_shown_next_to_the_field_and_not_echoed(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    for headers in ({}, HTMX):
+        response = _pay_by_card(owner, bill, "4242424242424241", headers)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "カード番号が正しくありません。" in body
+        assert "4242424242424241" not in body
+    declined = _text(_pay_by_card(owner, bill, "4000000000000002", HTMX))
+    assert "カード会社により決済が承認されませんでした。" in declined
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+
+
+def test_an_empty_card_form_gets_japanese_messages(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    data = {"payment_token": "x", "number": "", "expiry": "2030-12", "security_code": ""}
+    text = _text(_post(owner, f"/bills/{bill.bill_no}/pay/card", data, HTMX))
+    assert "カード番号を入力してください。" in text
+    assert "有効期限は「月/年」の形で入力してください(例: 04/29)。" in text
+    assert "セキュリティコードを入力してください。" in text
+
+
+def test_changing_the_method_with_htmx_shows_the_new_way_to_pay_and_the_fee(owner, setup):
+    bill = _bill(setup)
+    response = _post(
+        owner,
+        f"/bills/{bill.bill_no}/payment-method",
+        {"method": PaymentMethod.CONVENIENCE_STORE},
+        HTMX,
+    )
+    text = _text(response)
+    assert "お支払方法をコンビニ決済に変更しました。" in text
+    assert "コンビニ決済手数料" in text and "12,740円" in text
+    assert "お支払番号を発行する" in text
+    bad = _post(owner, f"/bills/{bill.bill_no}/payment-method", {"method": "cash"}, HTMX)
+    assert "お支払方法を選択してください。" in _text(bad)
+
+
+def test_a_store_payment_number_is_issued_and_shown(owner, setup):
+    bill = _bill(setup, PaymentMethod.CONVENIENCE_STORE)
+    text = _text(_post(owner, f"/bills/{bill.bill_no}/pay/convenience-store", {}, HTMX))
+    assert re.search(r"お支払番号 \d{11} を発行しました。", text)
+    assert "ローソン" in text and "12,740円(コンビニ決済手数料を含みます)" in text
+
+
+def test_paypal_approve_and_return_pays_and_cancel_leaves_it_awaiting(owner, setup):
+    bill = _bill(setup, PaymentMethod.PAYPAL)
+    start = _post(owner, f"/bills/{bill.bill_no}/pay/paypal", {}, HTMX)
+    approval_page = start.headers["HX-Redirect"]
+    assert approval_page.startswith("/sandbox/paypal?order=")
+
+    page = owner.get(approval_page)
+    assert "12,540円" in _text(page)
+    cancel_url = re.search(r'href="([^"]+/pay/paypal/cancel)"', page.get_data(as_text=True))[1]
+    cancelled = owner.get(cancel_url, follow_redirects=True)
+    assert "PayPalでのお支払を中止しました。" in _text(cancelled)
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+
+    order = re.search(r'name="order" value="([^"]+)"', page.get_data(as_text=True))[1]
+    approved = owner.post(
+        "/sandbox/paypal", data={"order": order, "csrf_token": csrf_token(owner, approval_page)}
+    )
+    assert approved.status_code == 303
+    returned = owner.get(approved.headers["Location"], follow_redirects=True)
+    assert "お支払が完了しました。" in _text(returned)
+    again = owner.get(approved.headers["Location"], follow_redirects=True)  # a reload
+    assert "このご請求のお支払は完了しています。" in _text(again)
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+# Transfer notice, cancel, resend
+
+
+def test_a_transfer_notice_is_validated_and_then_shown_in_the_history(owner, setup):
+    bill = _bill(setup)
+    path = f"/bills/{bill.bill_no}/transfer-notice"
+    empty = {"transferred_on": "", "payer_name": "", "amount": "abc", "bank_name": ""}
+    text = _text(_post(owner, path, empty, HTMX))
+    for message in (
+        "振込日を入力してください。",
+        "振込名義を入力してください。",
+        "金額は半角数字で入力してください(例: 12540)。",
+        "振込元の金融機関名を入力してください。",
+    ):
+        assert message in text
+    good = {
+        "transferred_on": setup["today"].isoformat(),
+        "payer_name": "ヤマダタロウ",
+        "amount": "１２,５４０円",
+        "bank_name": "ゆうちょ銀行",
+    }
+    tomorrow = (setup["today"] + timedelta(days=1)).isoformat()
+    future = _post(owner, path, good | {"transferred_on": tomorrow}, HTMX)
+    assert "振込日に未来の日付は指定できません。" in _text(future)
+    assert db.session.scalar(select(func.count()).select_from(TransferNotice)) == 0
+
+    response = _post(owner, path, good)
+    assert response.status_code == 302
+    page = _text(owner.get(f"/bills/{bill.bill_no}"))
+    assert "振込連絡を受け付けました。入金を確認次第、反映します。" in page
+    assert "ゆうちょ銀行 ヤマダタロウ 12,540円" in page
+
+
+def test_cancel_asks_first_then_cancels_and_offers_nothing_more(owner, setup):
+    bill = _bill(setup)
+    question = _text(owner.get(f"/bills/{bill.bill_no}/cancel", headers=HTMX))
+    assert f"請求No. {bill.bill_no} のお申込を取り消しますか?" in question
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+
+    done = _text(_post(owner, f"/bills/{bill.bill_no}/cancel", {}, HTMX))
+    assert "お申込を取り消しました。ご契約の内容は変わりません。" in done
+    assert "取消" in done and "お支払のお手続き" not in done
+    assert db.session.scalar(select(OutboxMail.id).where(OutboxMail.kind == "cancellation"))
+
+    again = _post(owner, f"/bills/{bill.bill_no}/resend-mail")
+    assert again.status_code == 302
+    assert "このご請求は取り消されています。" in _text(owner.get(f"/bills/{bill.bill_no}"))
+
+
+def test_the_bill_mail_can_be_resent_but_not_twice_in_a_row(owner, setup):
+    bill = _bill(setup)
+    path = f"/bills/{bill.bill_no}/resend-mail"
+    first = db.session.scalar(select(OutboxMail))
+    first.created_at -= timedelta(minutes=10)  # the application was a while ago
+    db.session.commit()
+    sent = _text(_post(owner, path, {}, HTMX))
+    assert "ご請求メールを再送信しました(taro@example.jp, taro-sub@example.com)。" in sent
+    refused = _text(_post(owner, path, {}, HTMX))
+    assert "ご請求メールは5分に1回まで再送信できます。" in refused
+    assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 2
+
+
+def test_a_post_without_a_csrf_token_is_refused(owner, setup):
+    bill = _bill(setup)
+    response = owner.post(f"/bills/{bill.bill_no}/cancel")
+    assert response.status_code == 400
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
