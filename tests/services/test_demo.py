@@ -4,9 +4,20 @@ import pytest
 from sqlalchemy import func, select
 
 from panel.extensions import db
-from panel.models import Bill, Contract, Customer, Plan, StaffMember
+from panel.models import (
+    Bill,
+    Contract,
+    Customer,
+    OutboxMail,
+    Payment,
+    Plan,
+    StaffMember,
+    TransferNotice,
+)
+from panel.models.bills import BillStatus
 from panel.services.audit import Client
 from panel.services.auth import authenticate
+from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
 
@@ -84,3 +95,27 @@ def test_the_published_demo_credentials_work():
     assert authenticate("demo", "demo-pass-2026", client).customer.member_id == "demo"
     assert authenticate("demo-corp", "demo-pass-2026", client).customer.member_id == "demo-corp"
     assert db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2028, 2, 29)])
+def test_the_demo_bills_cover_every_status_and_method_with_a_transfer_notice(today):
+    _seed(today)
+    bills = db.session.scalars(select(Bill).where(Bill.customer == _customer("demo"))).all()
+    assert {bill.status for bill in bills} == set(BillStatus)
+    assert {bill.payment_method for bill in bills} >= set(CUSTOMER_PAYMENT_METHODS)
+    paid_methods = {bill.payment_method for bill in bills if bill.status == BillStatus.PAID}
+    assert paid_methods == set(CUSTOMER_PAYMENT_METHODS)
+    assert db.session.scalar(select(func.count()).select_from(TransferNotice)) >= 1
+    # Every paid bill has its payment, and left its contracts where the demo put them.
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == len(
+        [bill for bill in db.session.scalars(select(Bill)) if bill.status == BillStatus.PAID]
+    )
+    statuses = {row.status for row in list_contracts(_customer("demo"), today)}
+    assert statuses == set(ContractStatus)
+
+
+def test_the_demo_mails_of_past_bills_count_as_sent():
+    _seed()
+    unsent = db.session.scalars(select(OutboxMail).where(OutboxMail.sent_at.is_(None))).all()
+    # Only the bill e-mails of the two bills applied in the last days wait for `mail send`.
+    assert [mail.kind for mail in unsent] == ["bill", "bill"]
