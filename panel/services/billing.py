@@ -301,15 +301,18 @@ def bill_history(bill: Bill) -> list[HistoryEntry]:
 # What the customer may do while a bill awaits payment
 
 
+def lock_bill(bill: Bill) -> Bill:
+    """`bill` locked for a change (PostgreSQL: other changes to it wait for this transaction)
+    and re-read after the lock, so it shows what those changes committed."""
+    db.session.refresh(bill, with_for_update=True)
+    db.session.expire(bill, ["lines"])
+    return bill
+
+
 def lock_awaiting_bill(bill: Bill) -> Bill:
-    """`bill` re-read and locked (PostgreSQL) for a change, or a refusal when it no longer
-    awaits payment: a paid or cancelled bill accepts no action."""
-    db.session.execute(
-        select(Bill)
-        .where(Bill.id == bill.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    """`bill` locked and re-read for a change, or a refusal when it no longer awaits payment:
+    a paid or cancelled bill accepts no action."""
+    lock_bill(bill)
     if bill.status == BillStatus.PAID:
         raise DomainError("このご請求はお支払済みです。")
     if bill.status == BillStatus.CANCELLED:

@@ -16,7 +16,12 @@ from panel.gateways import CardDetails, CardToken, Notification, payment_gateway
 from panel.models import Bill, Contract, Payment, StorePayment
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.services.audit import Client, record_event
-from panel.services.billing import bill_no_of_transfer, lock_awaiting_bill, queue_payment_mail
+from panel.services.billing import (
+    bill_no_of_transfer,
+    lock_awaiting_bill,
+    lock_bill,
+    queue_payment_mail,
+)
 from panel.services.errors import DomainError
 
 
@@ -115,12 +120,7 @@ def apply_payment(
     cancelled, another amount) is recorded and flagged for staff, never lost."""
     if bill is not None:
         # Deliveries of one bill's money queue here (PostgreSQL) and see each other's result.
-        db.session.execute(
-            select(Bill)
-            .where(Bill.id == bill.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        lock_bill(bill)
     reason = _review_reason(bill, money.amount)
     if _record(bill, money, reason, now) is None:
         return PaymentOutcome.DUPLICATE

@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify, request
 
 from panel.extensions import csrf, db
 from panel.gateways import InvalidNotification, payment_gateway
+from panel.services.errors import DomainError
 from panel.services.payments import receive_notification
 from panel.views import current_client, utc_now
 
@@ -18,7 +19,12 @@ def notifications():
         notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
     except InvalidNotification as refusal:
         return jsonify(error=str(refusal)), 400
-    outcome = receive_notification(notification, gateway.name, utc_now(), current_client())
-    db.session.commit()
+    try:
+        outcome = receive_notification(notification, gateway.name, utc_now(), current_client())
+        db.session.commit()
+    except DomainError:
+        # Lost a race without row locks (SQLite): nothing was kept; the provider retries.
+        db.session.rollback()
+        return jsonify(error="conflict, retry"), 409
     # Success whatever the outcome: the money is recorded, and a provider retries non-2xx.
     return jsonify(result=outcome.value)
