@@ -227,6 +227,22 @@ def _past_renewal(
     return bill
 
 
+def _recent_renewal(contract: Contract, method: str, issued_on: date) -> Bill:
+    """A renewal applied a few days ago through the renewal page's own service, awaiting
+    payment; its bill e-mail went out that day."""
+    bill = apply_renewal(
+        contract.customer,
+        [Selection(contract_id=contract.id, months=12, plan_id=contract.plan_id)],
+        month_end=False,
+        payment_method=method,
+        application_token=f"demo-{contract.id}",
+        today=issued_on,
+    )
+    bill.created_at = _at(issued_on, 10)
+    _mails_sent(bill, bill.created_at)
+    return bill
+
+
 def _paid(bill: Bill, on: date, reference: str, **details) -> None:
     at = _at(on, 14)
     money = ReceivedMoney(
@@ -294,16 +310,10 @@ def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today
 
     # Awaiting a convenience-store payment; its number is already issued.
     domain = contracts["yamada-shop.jp (domain)"]
-    apply_renewal(
-        customer,
-        [Selection(contract_id=domain.id, months=12)],
-        month_end=False,
-        payment_method=PaymentMethod.CONVENIENCE_STORE,
-        application_token=f"demo-{domain.id}",
-        today=today - timedelta(days=1),
-    )
-    bill = db.session.scalar(select(Bill).where(Bill.application_token == f"demo-{domain.id}"))
-    issue_store_payment(bill, today)
+    bill = _recent_renewal(domain, PaymentMethod.CONVENIENCE_STORE, today - timedelta(days=1))
+    slip = issue_store_payment(bill, today)
+    db.session.flush()
+    slip.created_at = _at(bill.issued_on, 11)
 
 
 def _seed_individual(plans: dict[str, Plan], today: date) -> None:
@@ -347,14 +357,7 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     )
 
     # A renewal applied two days ago, awaiting a bank transfer.
-    apply_renewal(
-        customer,
-        [Selection(contract_id=office.id, months=12, plan_id=office.plan_id)],
-        month_end=False,
-        payment_method=PaymentMethod.BANK_TRANSFER,
-        application_token=f"demo-{office.id}",
-        today=days(-2),
-    )
+    _recent_renewal(office, PaymentMethod.BANK_TRANSFER, days(-2))  # awaiting the transfer
 
 
 def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
