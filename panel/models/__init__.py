@@ -4,6 +4,7 @@ from panel.models.audit import AuditEvent
 from panel.models.bills import Bill, BillLine, BillNumberCounter
 from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
+from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceRequest
 from panel.models.domains import DomainPrice
 from panel.models.mail import OutboxMail
 from panel.models.payments import Payment, StorePayment, TransferNotice
@@ -20,9 +21,12 @@ __all__ = [
     "ContractKind",
     "Customer",
     "CustomerKind",
+    "DocumentKind",
     "DomainPrice",
+    "IssuedDocument",
     "LoginSession",
     "OutboxMail",
+    "PaperInvoiceRequest",
     "Payment",
     "Plan",
     "PlanPrice",

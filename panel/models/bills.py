@@ -154,6 +154,10 @@ class BillLine(db.Model):
         CheckConstraint(
             "period_months IS NULL OR period_months > 0", name="period_months_positive"
         ),
+        CheckConstraint(
+            "(period_start IS NULL) = (period_end IS NULL) AND period_start <= period_end",
+            name="period_in_order",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,6 +179,9 @@ class BillLine(db.Model):
     period_months: Mapped[int | None]
     #: the contract's renewal date once the bill is paid, fixed when the bill is made
     new_renewal_date: Mapped[date | None]
+    #: the first and last day the line pays for (printed on invoices); none when it is no term
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
     #: the plan the contract moves to when the bill is paid
     target_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
 

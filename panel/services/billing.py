@@ -85,6 +85,8 @@ class LineDraft:
     period_months: int | None = None
     new_renewal_date: date | None = None
     target_plan_id: int | None = None
+    period_start: date | None = None
+    period_end: date | None = None
 
 
 def create_bill(

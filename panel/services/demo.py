@@ -203,6 +203,7 @@ def _past_renewal(
                     target_plan=contract.plan,
                     price=price,
                     new_renewal_date=new,
+                    renews_from=earlier,
                 )
             )
         )

@@ -70,6 +70,18 @@ class QuotedRenewal:
     #: days added to reach the month's end, and what they cost
     extra_days: int = 0
     proration: int = 0
+    #: the renewal date the term follows on from (default: the contract's own)
+    renews_from: date | None = None
+
+    @property
+    def term_start(self) -> date:
+        """The first day the renewal pays for: the day after the current renewal date."""
+        return (self.renews_from or self.contract.renewal_date) + timedelta(days=1)
+
+    @property
+    def term_end(self) -> date:
+        """The last day of the period itself; the month-end days follow it."""
+        return self.new_renewal_date - timedelta(days=self.extra_days)
 
     @property
     def changes_plan(self) -> bool:
@@ -103,6 +115,8 @@ class RenewalQuote:
                         ),
                         amount=renewal.proration,
                         contract_id=renewal.contract.id,
+                        period_start=renewal.term_end + timedelta(days=1),
+                        period_end=renewal.new_renewal_date,
                     )
                 )
         if lines and self.payment_method == PaymentMethod.CONVENIENCE_STORE:
@@ -146,6 +160,8 @@ def renewal_line(renewal: QuotedRenewal) -> LineDraft:
         period_months=renewal.months,
         new_renewal_date=renewal.new_renewal_date,
         target_plan_id=renewal.target_plan.id if renewal.target_plan else None,
+        period_start=renewal.term_start,
+        period_end=renewal.term_end,
     )
 
 

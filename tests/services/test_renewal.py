@@ -279,3 +279,14 @@ def test_nothing_to_apply_or_no_method_is_refused(plans, customer):
 )
 def test_period_labels(months, label):
     assert period_label(months) == label
+
+
+def test_each_line_carries_the_period_it_pays_for(plans, customer):
+    server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 11, 30))
+    quote = _quote(customer, Selection(server.id, 1, plans["standard"].id), month_end=True)
+    renewal, proration = quote.lines
+    assert (renewal.period_start, renewal.period_end) == (date(2026, 12, 1), date(2026, 12, 30))
+    assert (proration.period_start, proration.period_end) == (
+        date(2026, 12, 31),
+        date(2026, 12, 31),
+    )
