@@ -67,7 +67,7 @@ def from_environment() -> dict:
         "ISSUER_NAME": os.environ.get("ISSUER_NAME", "株式会社サンプルホスティング"),
         "ISSUER_ADDRESS": os.environ.get("ISSUER_ADDRESS", "〒100-0001 東京都千代田区千代田1-1-1"),
         "ISSUER_REGISTRATION_NUMBER": os.environ.get(
-            "ISSUER_REGISTRATION_NUMBER", "T1234567890123"
+            "ISSUER_REGISTRATION_NUMBER", "T9234567890123"
         ),
     }
 

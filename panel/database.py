@@ -2,8 +2,11 @@
 
 import sqlite3
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+
+from panel.extensions import db
 
 
 @event.listens_for(Engine, "connect")
@@ -15,3 +18,9 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
         # WAL: readers never block the writer, so requests served at once don't stall.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def dialect_insert(table: Table):
+    """An INSERT with the database's own ON CONFLICT clauses (PostgreSQL or SQLite)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

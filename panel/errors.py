@@ -18,9 +18,13 @@ MESSAGES = {
 }
 
 
-def _error_page(status: int):
-    title, message = MESSAGES[status]
+def refusal_page(title: str, message: str, status: int):
+    """A page that says, in Japanese, why this request cannot be served."""
     return render_template("errors/error.html", title=title, message=message), status
+
+
+def _error_page(status: int):
+    return refusal_page(*MESSAGES[status], status)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -34,11 +38,8 @@ def register_error_handlers(app: Flask) -> None:
         if is_partial_request():
             flash("ページの有効期限が切れました。もう一度ログインしてください。", "info")
             return redirect_to(url_for("auth.login"), 401)
-        return (
-            render_template(
-                "errors/error.html",
-                title="ページの有効期限が切れました",
-                message="お手数ですが、ページを開き直してからもう一度操作してください。",
-            ),
+        return refusal_page(
+            "ページの有効期限が切れました",
+            "お手数ですが、ページを開き直してからもう一度操作してください。",
             400,
         )

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
+from panel.database import dialect_insert
 from panel.extensions import db
 from panel.filters import japanese_date
 from panel.models import (
@@ -58,10 +58,9 @@ def allocate_bill_no(issued_on: date) -> str:
     One upsert hands out the number, so concurrent applications never get the same one and a
     rolled-back application gives its number back.
     """
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     table = BillNumberCounter.__table__
     statement = (
-        dialect.insert(table)
+        dialect_insert(table)
         .values(issued_on=issued_on, last_number=1)
         .on_conflict_do_update(
             index_elements=[table.c.issued_on],

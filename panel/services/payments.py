@@ -9,8 +9,8 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from panel.database import dialect_insert
 from panel.extensions import db
 from panel.gateways import CardDetails, CardToken, Notification, payment_gateway
 from panel.models import Bill, Contract, Payment, StorePayment
@@ -61,11 +61,10 @@ def _record(
     bill: Bill | None, money: ReceivedMoney, review_reason: str | None, now: datetime
 ) -> int | None:
     """Insert the payment unless its event is already recorded; its ID, or None if it was."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     table = Payment.__table__
     card = money.card
     statement = (
-        dialect.insert(table)
+        dialect_insert(table)
         .values(
             provider=money.provider,
             provider_event_id=money.event_id,

@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 from functools import wraps
+from urllib.parse import quote
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, request
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -24,6 +25,17 @@ def show_refusal(form: FlaskForm, refusal: DomainError) -> None:
         form[refusal.field].errors.append(refusal.message)
     else:
         form.form_errors.append(refusal.message)
+
+
+def pdf_response(content: bytes, ascii_name: str, name: str) -> Response:
+    """A PDF shown in the browser and saved as `name` (請求書_20261121-0001.pdf), or as
+    `ascii_name` by clients that cannot read UTF-8 file names; never cached."""
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def utc_now() -> datetime:

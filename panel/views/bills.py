@@ -4,11 +4,20 @@ payment (pay, change the method, transfer notice, cancel, resend the bill e-mail
 import secrets
 from collections.abc import Callable
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel.errors import refusal_page
 from panel.extensions import db
 from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
 from panel.gateways import CardDetails, payment_gateway
@@ -26,6 +35,12 @@ from panel.services.billing import (
     transfer_reference,
 )
 from panel.services.calendar import today_in_japan
+from panel.services.documents import (
+    invoice,
+    paper_invoice_request,
+    receipt,
+    request_paper_invoice,
+)
 from panel.services.errors import DomainError
 from panel.services.payments import (
     PaymentOutcome,
@@ -35,7 +50,7 @@ from panel.services.payments import (
     pay_by_card,
     start_paypal_payment,
 )
-from panel.views import current_client, roles_required, show_refusal, utc_now
+from panel.views import current_client, pdf_response, roles_required, show_refusal, utc_now
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
 
@@ -117,6 +132,7 @@ def _render_bill(
         store_payment=current_store_payment(bill, today),
         stores=gateway.stores,
         history=bill_history(bill),
+        paper_request=paper_invoice_request(bill),
         method_form=method_form or _fresh(PaymentMethodForm, method=bill.payment_method),
         card_form=card_form or _fresh(CardForm, payment_token=secrets.token_urlsafe(24)),
         notice_form=notice_form,
@@ -132,6 +148,37 @@ def _render_bill(
 @roles_required(*BILL_READERS)
 def detail(bill_no: str):
     return _render_bill(_load_bill(bill_no))
+
+
+@bp.get("/<bill_no>/invoice.pdf")
+@roles_required(*BILL_READERS)
+def invoice_pdf(bill_no: str):
+    bill = _load_bill(bill_no)
+    document = invoice(bill, today_in_japan())
+    db.session.commit()
+    return pdf_response(document.content, f"invoice-{bill_no}.pdf", f"請求書_{bill_no}.pdf")
+
+
+@bp.get("/<bill_no>/receipt.pdf")
+@roles_required(*BILL_READERS)
+def receipt_pdf(bill_no: str):
+    bill = _load_bill(bill_no)
+    try:
+        document = receipt(bill, today_in_japan())
+    except DomainError as refusal:
+        return refusal_page("領収書はまだ発行できません", refusal.message, 409)
+    db.session.commit()
+    return pdf_response(document.content, f"receipt-{bill_no}.pdf", f"領収書_{bill_no}.pdf")
+
+
+@bp.post("/<bill_no>/paper-invoice")
+@roles_required(*BILL_PAYERS)
+def paper_invoice(bill_no: str):
+    def request_it(bill: Bill) -> str:
+        request_paper_invoice(bill, current_user, utc_now())
+        return "紙面の請求書の郵送を承りました。数日中に発送いたします。"
+
+    return _act(bill_no, request_it)
 
 
 def _done(bill: Bill, message: str | None = None, error: str | None = None):

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from panel.errors import refusal_page
 from panel.extensions import db
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
@@ -14,6 +15,7 @@ from panel.models import Bill, Role
 from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
 from panel.services.calendar import today_in_japan
+from panel.services.documents import render_quote
 from panel.services.errors import DomainError
 from panel.services.renewal import (
     Selection,
@@ -22,7 +24,7 @@ from panel.services.renewal import (
     plan_renewal_page,
     quote_renewal,
 )
-from panel.views import roles_required
+from panel.views import pdf_response, roles_required
 
 bp = Blueprint("renewal", __name__, url_prefix="/renewal")
 
@@ -61,6 +63,7 @@ def _selection_page(form: RenewalForm, error: str | None = None):
         month_end=form.month_end,
         error=error,
         may_apply=current_user.role in APPLYING_ROLES,
+        may_quote=current_user.customer.is_corporate,
     )
 
 
@@ -105,6 +108,26 @@ def confirm():
         return _confirm_page(RenewalForm.read(request.form))
     except DomainError as refusal:
         return _selection_page(RenewalForm.read(request.form), error=refusal.message)
+
+
+@bp.post("/quote.pdf")
+@roles_required(*Role)
+def quote_pdf():
+    """見積書 of the current selection (corporate customers), before anything is applied."""
+    form = RenewalForm.read(request.form)
+    customer = current_user.customer
+    if not customer.is_corporate:
+        return refusal_page(
+            "見積書はご利用いただけません", "見積書は法人のお客様がご利用いただけます。", 403
+        )
+    today = today_in_japan()
+    try:
+        quote = quote_renewal(customer, _selections(form), form.month_end, today)
+        content = render_quote(customer, quote, today)
+    except DomainError as refusal:
+        return _selection_page(form, error=refusal.message)
+    stamp = f"{today:%Y%m%d}"
+    return pdf_response(content, f"quote-{stamp}.pdf", f"御見積書_{stamp}.pdf")
 
 
 @bp.post("/apply")

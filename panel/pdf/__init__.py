@@ -1,0 +1,25 @@
+"""PDF documents: Jinja templates in `templates/pdf/` rendered to A4 by WeasyPrint.
+
+A document loads nothing: its styles are inline, its fonts come from the system (Noto Sans CJK
+JP, installed by dev.sh), and any URL in it (file:, http:, data: alike) is refused, so no
+customer text can make the renderer read a file or call out."""
+
+from flask import render_template
+from weasyprint import HTML
+
+
+class FetchRefused(ValueError):
+    pass
+
+
+def refuse_every_url(url: str, *args, **kwargs):
+    raise FetchRefused(f"a document loads nothing from outside: {url}")
+
+
+def html_to_pdf(html: str) -> bytes:
+    return HTML(string=html, url_fetcher=refuse_every_url).write_pdf()
+
+
+def render_pdf(template: str, **context) -> bytes:
+    """The PDF of a template in `templates/pdf/` (autoescaped like every page)."""
+    return html_to_pdf(render_template(template, **context))

@@ -1,0 +1,215 @@
+"""Invoices (請求書), receipts (領収書) and quotes (見積書) that meet the qualified-invoice rules
+(適格請求書), and the paper-invoice queue.
+
+An invoice or receipt, once issued, is stored: a later download returns the same bytes. A bill
+that changes in a way the document shows (cancelled, another payment method and total) gets a
+new document, and the earlier one stays as it was."""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from panel.database import dialect_insert
+from panel.extensions import db
+from panel.models import Bill, Customer, IssuedDocument, PaperInvoiceRequest, Payment, User
+from panel.models.bills import BillKind, BillStatus
+from panel.models.documents import DocumentKind
+from panel.models.types import utc_now
+from panel.pdf import render_pdf
+from panel.services.billing import transfer_reference
+from panel.services.errors import DomainError
+from panel.services.renewal import RenewalQuote
+
+REGISTRATION_NUMBER = re.compile(r"^T(\d)(\d{12})$")
+
+#: 但し書き: what a receipt's money was for, by the kind of bill.
+RECEIPT_PURPOSES = {
+    BillKind.RENEWAL: "レンタルサーバー・ドメインのご契約更新料として",
+    BillKind.DEPOSIT: "アカウント残高へのご入金として",
+    BillKind.MONTH_END: "ご利用料金として",
+}
+
+
+def corporate_number_check_digit(base: str) -> int:
+    """The check digit of a corporate number (法人番号) for its other 12 digits: 9 minus the sum
+    of each digit times 1 or 2 (alternating from the right, starting with 1), modulo 9."""
+    weighted = sum(
+        int(digit) * (1 if position % 2 else 2)
+        for position, digit in enumerate(reversed(base), start=1)
+    )
+    return 9 - weighted % 9
+
+
+def registration_number_error(value: str) -> str | None:
+    """Why `value` is not a qualified-invoice registration number (T + 13 digits whose first
+    is the corporate number's check digit), or None."""
+    match = REGISTRATION_NUMBER.match(value)
+    if match is None:
+        return f"{value!r} is not T followed by 13 digits"
+    check, base = match.groups()
+    if int(check) != corporate_number_check_digit(base):
+        return f"{value!r} has a wrong check digit (expected {corporate_number_check_digit(base)})"
+    return None
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The company named on every document."""
+
+    name: str
+    address: str
+    registration_number: str
+
+
+def issuer() -> Issuer:
+    config = current_app.config
+    return Issuer(
+        config["ISSUER_NAME"], config["ISSUER_ADDRESS"], config["ISSUER_REGISTRATION_NUMBER"]
+    )
+
+
+def recipient_name(customer: Customer) -> str:
+    """宛名: a corporation is addressed 御中, a person 様."""
+    return f"{customer.name} {'御中' if customer.is_corporate else '様'}"
+
+
+def _line_facts(bill: Bill) -> list:
+    return [
+        (line.description, line.amount, line.tax_rate, line.period_start, line.period_end)
+        for line in bill.lines
+    ]
+
+
+def _fingerprint(facts) -> str:
+    return hashlib.sha256(json.dumps(facts, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def _issued(bill: Bill, kind: str, facts, render, today: date) -> IssuedDocument:
+    """The document of `kind` showing `facts`: the stored one, or rendered now and stored.
+    Two first downloads at once store one (the other's insert does nothing)."""
+    fingerprint = _fingerprint(facts)
+    lookup = select(IssuedDocument).where(
+        IssuedDocument.bill_id == bill.id,
+        IssuedDocument.kind == kind,
+        IssuedDocument.fingerprint == fingerprint,
+    )
+    document = db.session.scalar(lookup)
+    if document is not None:
+        return document
+    table = IssuedDocument.__table__
+    db.session.execute(
+        dialect_insert(table)
+        .values(
+            bill_id=bill.id,
+            kind=kind,
+            fingerprint=fingerprint,
+            issued_on=today,
+            content=render(today),
+            created_at=utc_now(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.bill_id, table.c.kind, table.c.fingerprint])
+    )
+    return db.session.scalar(lookup)
+
+
+def _document_context(bill: Bill, issued_on: date) -> dict:
+    config = current_app.config
+    return {
+        "bill": bill,
+        "issuer": issuer(),
+        "recipient": recipient_name(bill.customer),
+        "issued_on": issued_on,
+        "transfer_reference": transfer_reference(bill),
+        "bank_account": config["BANK_TRANSFER_ACCOUNT"],
+    }
+
+
+def invoice(bill: Bill, today: date) -> IssuedDocument:
+    """The bill's invoice, issued `today` unless it was before; a cancelled bill's invoice is
+    marked 取消."""
+    cancelled = bill.status == BillStatus.CANCELLED
+    facts = [bill.bill_no, cancelled, bill.payment_method, bill.due_date, _line_facts(bill)]
+    return _issued(
+        bill,
+        DocumentKind.INVOICE,
+        facts,
+        lambda issued_on: render_pdf(
+            "pdf/invoice.html", cancelled=cancelled, **_document_context(bill, issued_on)
+        ),
+        today,
+    )
+
+
+def receipt(bill: Bill, today: date) -> IssuedDocument:
+    """The bill's receipt, once it is paid: the amount received, when, and for what."""
+    if bill.status != BillStatus.PAID:
+        raise DomainError(
+            "領収書は、お支払の確認後に発行できます。このご請求はまだお支払済みではありません。"
+        )
+    received = db.session.scalar(
+        select(Payment).where(Payment.bill_id == bill.id, Payment.applied_to_bill)
+    )
+    facts = [bill.bill_no, bill.paid_at, bill.payment_method, received.amount, _line_facts(bill)]
+    return _issued(
+        bill,
+        DocumentKind.RECEIPT,
+        facts,
+        lambda issued_on: render_pdf(
+            "pdf/receipt.html",
+            received=received,
+            purpose=RECEIPT_PURPOSES[BillKind(bill.kind)],
+            **_document_context(bill, issued_on),
+        ),
+        today,
+    )
+
+
+def render_quote(customer: Customer, quote: RenewalQuote, today: date) -> bytes:
+    """見積書 for a renewal selection, before anything is applied (not stored: no bill yet)."""
+    if not customer.is_corporate:
+        raise DomainError("見積書は法人のお客様がご利用いただけます。")
+    if not quote.renewals or quote.refusals:
+        raise DomainError(
+            "見積書を作成するご契約を選択してください(お申込できないご契約を除いてください)。"
+        )
+    number = f"Q{today:%Y%m%d}-{_fingerprint([customer.id, _quote_facts(quote)])[:6].upper()}"
+    return render_pdf(
+        "pdf/quote.html",
+        quote=quote,
+        quote_no=number,
+        issuer=issuer(),
+        recipient=recipient_name(customer),
+        customer=customer,
+        issued_on=today,
+    )
+
+
+def _quote_facts(quote: RenewalQuote) -> list:
+    return [
+        (line.description, line.amount, line.period_start, line.period_end) for line in quote.lines
+    ]
+
+
+def request_paper_invoice(bill: Bill, user: User, now: datetime) -> PaperInvoiceRequest:
+    """紙面の請求書郵送: the invoice goes on the staff's paper queue, once per bill."""
+    table = PaperInvoiceRequest.__table__
+    added = db.session.execute(
+        dialect_insert(table)
+        .values(bill_id=bill.id, user_id=user.id, requested_at=now)
+        .on_conflict_do_nothing(index_elements=[table.c.bill_id])
+        .returning(table.c.id)
+    ).scalar_one_or_none()
+    if added is None:
+        raise DomainError("このご請求の紙面の請求書は、すでにご依頼いただいています。")
+    return db.session.get(PaperInvoiceRequest, added)
+
+
+def paper_invoice_request(bill: Bill) -> PaperInvoiceRequest | None:
+    return db.session.scalar(
+        select(PaperInvoiceRequest).where(PaperInvoiceRequest.bill_id == bill.id)
+    )
