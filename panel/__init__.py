@@ -14,6 +14,7 @@ from panel.filters import register_filters
 from panel.gateways import init_payment_gateway
 from panel.htmx import htmx
 from panel.services.auth import LoginThrottle
+from panel.services.documents import registration_number_error
 from panel.views import register_views
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,6 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["PAYMENT_WEBHOOK_SECRET"] = app.config[
         "PAYMENT_WEBHOOK_SECRET"
     ] or panel_config.derived_secret(app.config["SECRET_KEY"], "payment-webhook")
+    registration_error = registration_number_error(app.config["ISSUER_REGISTRATION_NUMBER"])
+    if registration_error:
+        raise RuntimeError(f"ISSUER_REGISTRATION_NUMBER: {registration_error}")
     if app.config["TRUSTED_PROXY_COUNT"]:
         proxies = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

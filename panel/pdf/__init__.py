@@ -6,18 +6,22 @@ customer text can make the renderer read a file or call out."""
 
 from flask import render_template
 from weasyprint import HTML
+from weasyprint.urls import URLFetcher
 
 
 class FetchRefused(ValueError):
     pass
 
 
-def refuse_every_url(url: str, *args, **kwargs):
-    raise FetchRefused(f"a document loads nothing from outside: {url}")
+class RefuseEveryURL(URLFetcher):
+    """WeasyPrint logs the refusal and renders the document without the resource."""
+
+    def fetch(self, url, headers=None):
+        raise FetchRefused(f"a document loads nothing from outside: {url}")
 
 
 def html_to_pdf(html: str) -> bytes:
-    return HTML(string=html, url_fetcher=refuse_every_url).write_pdf()
+    return HTML(string=html, url_fetcher=RefuseEveryURL()).write_pdf()
 
 
 def render_pdf(template: str, **context) -> bytes:

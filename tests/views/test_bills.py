@@ -325,3 +325,44 @@ def test_a_post_without_a_csrf_token_is_refused(owner, setup):
     response = owner.post(f"/bills/{bill.bill_no}/cancel")
     assert response.status_code == 400
     assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+
+
+# Documents
+
+
+def test_the_invoice_downloads_as_a_named_uncached_pdf_and_again_as_the_same_bytes(owner, setup):
+    bill = _bill(setup)
+    first = owner.get(f"/bills/{bill.bill_no}/invoice.pdf")
+    assert first.status_code == 200
+    assert first.mimetype == "application/pdf" and first.data.startswith(b"%PDF")
+    assert first.headers["Cache-Control"] == "no-store"
+    disposition = first.headers["Content-Disposition"]
+    assert f'filename="invoice-{bill.bill_no}.pdf"' in disposition
+    assert "filename*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8_" + bill.bill_no in disposition
+    assert owner.get(f"/bills/{bill.bill_no}/invoice.pdf").data == first.data
+
+
+def test_the_receipt_is_offered_only_once_paid_and_refused_clearly_before(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    page = owner.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    assert "/invoice.pdf" in page and "/receipt.pdf" not in page
+    refused = owner.get(f"/bills/{bill.bill_no}/receipt.pdf")
+    assert refused.status_code == 409
+    assert "領収書は、お支払の確認後に発行できます。" in _text(refused)
+
+    _pay_by_card(owner, bill, "4242424242424242")
+    assert f"/bills/{bill.bill_no}/receipt.pdf" in owner.get(f"/bills/{bill.bill_no}").get_data(
+        as_text=True
+    )
+    paid = owner.get(f"/bills/{bill.bill_no}/receipt.pdf")
+    assert paid.status_code == 200 and paid.data.startswith(b"%PDF")
+
+
+def test_a_paper_invoice_is_requested_once_and_shown_on_the_bill(owner, setup):
+    bill = _bill(setup)
+    text = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
+    assert "紙面の請求書の郵送を承りました。" in text
+    assert "に郵送をご依頼いただきました(発送準備中)。" in text
+    assert "紙面の請求書郵送を依頼する" not in text
+    again = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
+    assert "すでにご依頼いただいています。" in again

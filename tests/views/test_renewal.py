@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import Bill, OutboxMail
+from panel.models.customers import CustomerKind
 from panel.services.calendar import add_months, today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
@@ -226,3 +227,30 @@ def test_another_customers_bill_is_not_found(client, login_as, setup):
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     login_as(factories.owner(factories.customer("hanako")))
     assert client.get(location).status_code == 404
+
+
+def test_a_corporate_customer_downloads_a_quote_of_the_selection(client, login_as, setup):
+    corp = factories.customer("corp", name="株式会社テスト", kind=CustomerKind.CORPORATE)
+    server = factories.server(corp, "corp.co.jp", setup["standard"], setup["today"])
+    login_as(factories.owner(corp))
+    assert "見積書(PDF)" in client.get("/renewal").get_data(as_text=True)
+    response = client.post(
+        "/renewal/quote.pdf", data=_form(client, (server, 12, setup["standard"]))
+    )
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert (
+        "filename*=UTF-8''%E5%BE%A1%E8%A6%8B%E7%A9%8D%E6%9B%B8_"
+        in response.headers["Content-Disposition"]
+    )
+    empty = client.post("/renewal/quote.pdf", data={"csrf_token": csrf_token(client, "/renewal")})
+    assert "見積書を作成するご契約を選択してください" in empty.get_data(as_text=True)
+
+
+def test_an_individual_is_offered_no_quote(owner_client, setup):
+    assert "見積書(PDF)" not in owner_client.get("/renewal").get_data(as_text=True)
+    server = setup["servers"][0]
+    response = owner_client.post(
+        "/renewal/quote.pdf", data=_form(owner_client, (server, 12, setup["standard"]))
+    )
+    assert response.status_code == 403
+    assert "見積書は法人のお客様がご利用いただけます。" in response.get_data(as_text=True)
