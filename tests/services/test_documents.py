@@ -63,6 +63,23 @@ def test_the_check_digit_of_a_corporate_number():
     assert corporate_number_check_digit("010001008813") == 5
 
 
+def _bill_of(customer, lines):
+    """A bill with `lines` (LineDraft), committed."""
+    bill = create_bill(
+        customer,
+        kind=BillKind.RENEWAL,
+        payment_method=PaymentMethod.CARD,
+        issued_on=TODAY,
+        due_date=TODAY,
+        lines=lines,
+    )
+    db.session.commit()
+    return bill
+
+
+ONE_LINE = [LineDraft(kind=BillLineKind.RENEWAL, description="x.jp 更新", amount=1_100)]
+
+
 @pytest.fixture
 def plans():
     return factories.plan_lineup()
@@ -102,15 +119,7 @@ def test_an_invoice_has_every_qualified_invoice_field(app, plans):
 
 def test_a_corporation_is_addressed_onchu():
     customer = factories.customer("corp", name="株式会社テスト", kind=CustomerKind.CORPORATE)
-    bill = create_bill(
-        customer,
-        kind=BillKind.RENEWAL,
-        payment_method=PaymentMethod.CARD,
-        issued_on=TODAY,
-        due_date=TODAY,
-        lines=[LineDraft(kind=BillLineKind.RENEWAL, description="x.jp 更新", amount=1_100)],
-    )
-    db.session.commit()
+    bill = _bill_of(customer, ONE_LINE)
     assert "株式会社テスト 御中" in pdf_text(invoice(bill, TODAY).content)
 
 
@@ -120,15 +129,7 @@ def test_tax_is_rounded_once_per_rate_for_each_rate_on_the_bill():
         LineDraft(kind=BillLineKind.RENEWAL, description=f"item {n}", amount=105, tax_rate=rate)
         for n, rate in enumerate([10, 10, 10, 8, 8])
     ]
-    bill = create_bill(
-        customer,
-        kind=BillKind.RENEWAL,
-        payment_method=PaymentMethod.CARD,
-        issued_on=TODAY,
-        due_date=TODAY,
-        lines=lines,
-    )
-    db.session.commit()
+    bill = _bill_of(customer, lines)
     text = pdf_text(invoice(bill, TODAY).content)
     # Per line it would be 9 × 3 = 27 and 7 × 2 = 14; per rate it is floor(315×10/110) = 28 and
     # floor(210×8/108) = 15.
@@ -184,18 +185,13 @@ def test_a_receipt_is_for_paid_bills_only_and_says_what_was_received(plans):
 
 def test_a_bill_of_sixty_lines_runs_over_pages_with_page_numbers():
     customer = factories.customer()
-    bill = create_bill(
+    bill = _bill_of(
         customer,
-        kind=BillKind.RENEWAL,
-        payment_method=PaymentMethod.BANK_TRANSFER,
-        issued_on=TODAY,
-        due_date=TODAY,
-        lines=[
+        [
             LineDraft(kind=BillLineKind.RENEWAL, description=f"site-{n:02d}.jp 更新", amount=1_100)
             for n in range(60)
         ],
     )
-    db.session.commit()
     pages = pdf_pages(invoice(bill, TODAY).content)
     assert len(pages) >= 2
     for number, text in enumerate(pages, start=1):
@@ -207,15 +203,7 @@ def test_a_bill_of_sixty_lines_runs_over_pages_with_page_numbers():
 
 def test_customer_text_is_escaped_and_nothing_is_fetched():
     customer = factories.customer(name='<b>太郎</b><img src="file:///etc/hostname">')
-    bill = create_bill(
-        customer,
-        kind=BillKind.RENEWAL,
-        payment_method=PaymentMethod.CARD,
-        issued_on=TODAY,
-        due_date=TODAY,
-        lines=[LineDraft(kind=BillLineKind.RENEWAL, description="x.jp 更新", amount=1_100)],
-    )
-    db.session.commit()
+    bill = _bill_of(customer, ONE_LINE)
     text = pdf_text(invoice(bill, TODAY).content).replace(" ", "")  # wrapped lines
     assert '<b>太郎</b><imgsrc="file:///etc/hostname">様' in text
 
