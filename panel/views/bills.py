@@ -23,7 +23,7 @@ from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
 from panel.gateways import CardDetails, payment_gateway
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
-from panel.models.bills import BILL_STATUS_LABELS, PAYMENT_METHOD_LABELS, BillStatus
+from panel.models.bills import BILL_STATUS_LABELS, BillStatus
 from panel.services.billing import (
     bill_history,
     cancel_bill,
@@ -137,7 +137,6 @@ def _render_bill(
         card_form=card_form or _fresh(CardForm, payment_token=secrets.token_urlsafe(24)),
         notice_form=notice_form,
         test_cards=getattr(gateway, "test_cards", None),
-        payment_method_labels=PAYMENT_METHOD_LABELS,
         confirming_cancel=confirming_cancel,
         message=message,
         error=error,
