@@ -78,10 +78,11 @@ def recipient_name(customer: Customer) -> str:
     return f"{customer.name} {'御中' if customer.is_corporate else '様'}"
 
 
-def _line_facts(bill: Bill) -> list:
+def _line_facts(lines) -> list:
+    """What a document shows of its lines (bill lines or a quote's drafts)."""
     return [
         (line.description, line.amount, line.tax_rate, line.period_start, line.period_end)
-        for line in bill.lines
+        for line in lines
     ]
 
 
@@ -133,7 +134,7 @@ def invoice(bill: Bill, today: date) -> IssuedDocument:
     """The bill's invoice, issued `today` unless it was before; a cancelled bill's invoice is
     marked 取消."""
     cancelled = bill.status == BillStatus.CANCELLED
-    facts = [bill.bill_no, cancelled, bill.payment_method, bill.due_date, _line_facts(bill)]
+    facts = [bill.bill_no, cancelled, bill.payment_method, bill.due_date, _line_facts(bill.lines)]
     return _issued(
         bill,
         DocumentKind.INVOICE,
@@ -154,7 +155,13 @@ def receipt(bill: Bill, today: date) -> IssuedDocument:
     received = db.session.scalar(
         select(Payment).where(Payment.bill_id == bill.id, Payment.applied_to_bill)
     )
-    facts = [bill.bill_no, bill.paid_at, bill.payment_method, received.amount, _line_facts(bill)]
+    facts = [
+        bill.bill_no,
+        bill.paid_at,
+        bill.payment_method,
+        received.amount,
+        _line_facts(bill.lines),
+    ]
     return _issued(
         bill,
         DocumentKind.RECEIPT,
@@ -177,7 +184,7 @@ def render_quote(customer: Customer, quote: RenewalQuote, today: date) -> bytes:
         raise DomainError(
             "見積書を作成するご契約を選択してください(お申込できないご契約を除いてください)。"
         )
-    number = f"Q{today:%Y%m%d}-{_fingerprint([customer.id, _quote_facts(quote)])[:6].upper()}"
+    number = f"Q{today:%Y%m%d}-{_fingerprint([customer.id, _line_facts(quote.lines)])[:6].upper()}"
     return render_pdf(
         "pdf/quote.html",
         quote=quote,
@@ -187,12 +194,6 @@ def render_quote(customer: Customer, quote: RenewalQuote, today: date) -> bytes:
         customer=customer,
         issued_on=today,
     )
-
-
-def _quote_facts(quote: RenewalQuote) -> list:
-    return [
-        (line.description, line.amount, line.period_start, line.period_end) for line in quote.lines
-    ]
 
 
 def request_paper_invoice(bill: Bill, user: User, now: datetime) -> PaperInvoiceRequest:

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from panel.database import dialect_insert
 from panel.extensions import db
-from panel.gateways import CardDetails, CardToken, Notification, payment_gateway
+from panel.gateways import CardDetails, CardToken, Charge, Notification, payment_gateway
 from panel.models import Bill, Contract, Payment, StorePayment
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.services.audit import Client, record_event
@@ -153,6 +153,22 @@ def apply_payment(
     return PaymentOutcome.APPLIED
 
 
+def _apply_charge(
+    bill: Bill, charge: Charge, method: PaymentMethod, now: datetime, client: Client
+) -> PaymentOutcome:
+    """Money the gateway took at once (card, PayPal), applied to the bill it was taken for."""
+    money = ReceivedMoney(
+        provider=payment_gateway().name,
+        event_id=charge.event_id,
+        method=method,
+        amount=charge.amount,
+        received_at=now,
+        reference=bill.bill_no,
+        card=charge.card,
+    )
+    return apply_payment(bill, money, now, client)
+
+
 def _require_method(bill: Bill, method: PaymentMethod) -> None:
     if bill.payment_method != method:
         raise DomainError("お支払方法が変更されています。ページを開き直してからお手続きください。")
@@ -175,16 +191,7 @@ def pay_by_card(
     gateway = payment_gateway()
     token = gateway.tokenise_card(card, today)
     charge = gateway.charge_card(token.token, bill.total, bill.bill_no, idempotency_key)
-    money = ReceivedMoney(
-        provider=gateway.name,
-        event_id=charge.event_id,
-        method=PaymentMethod.CARD,
-        amount=charge.amount,
-        received_at=now,
-        reference=bill.bill_no,
-        card=charge.card,
-    )
-    return apply_payment(bill, money, now, client)
+    return _apply_charge(bill, charge, PaymentMethod.CARD, now, client)
 
 
 def start_paypal_payment(bill: Bill, return_url: str, cancel_url: str) -> str:
@@ -213,15 +220,7 @@ def complete_paypal_payment(
     lock_awaiting_bill(bill)
     _require_method(bill, PaymentMethod.PAYPAL)
     charge = gateway.capture_paypal(approval, bill.total, bill.bill_no)
-    money = ReceivedMoney(
-        provider=gateway.name,
-        event_id=charge.event_id,
-        method=PaymentMethod.PAYPAL,
-        amount=charge.amount,
-        received_at=now,
-        reference=bill.bill_no,
-    )
-    return apply_payment(bill, money, now, client)
+    return _apply_charge(bill, charge, PaymentMethod.PAYPAL, now, client)
 
 
 def issue_store_payment(bill: Bill, today: date) -> StorePayment:
@@ -231,17 +230,10 @@ def issue_store_payment(bill: Bill, today: date) -> StorePayment:
     _require_method(bill, PaymentMethod.CONVENIENCE_STORE)
     if bill.due_date < today:
         raise DomainError("お支払期限日を過ぎているため、お支払番号を発行できません。")
-    gateway = payment_gateway()
-    issued = db.session.scalar(
-        select(StorePayment).where(
-            StorePayment.bill_id == bill.id,
-            StorePayment.provider == gateway.name,
-            StorePayment.amount == bill.total,
-            StorePayment.expires_on >= today,
-        )
-    )
+    issued = current_store_payment(bill, today)
     if issued is not None:
         return issued
+    gateway = payment_gateway()
     slip = gateway.issue_store_payment(bill.total, bill.bill_no, bill.due_date)
     issued = StorePayment(
         bill=bill,

@@ -177,7 +177,7 @@ def paper_invoice(bill_no: str):
         request_paper_invoice(bill, current_user, utc_now())
         return "紙面の請求書の郵送を承りました。数日中に発送いたします。"
 
-    return _act(bill_no, request_it)
+    return _act(_load_bill(bill_no), request_it)
 
 
 def _done(bill: Bill, message: str | None = None, error: str | None = None):
@@ -189,9 +189,8 @@ def _done(bill: Bill, message: str | None = None, error: str | None = None):
     return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 
-def _act(bill_no: str, action: Callable[[Bill], str]):
-    """Run a form-less action on the bill in one transaction; a refusal changes nothing."""
-    bill = _load_bill(bill_no)
+def _act(bill: Bill, action: Callable[[Bill], str]):
+    """Run an action on the bill in one transaction; a refusal changes nothing."""
     try:
         message = action(bill)
         db.session.commit()
@@ -201,34 +200,12 @@ def _act(bill_no: str, action: Callable[[Bill], str]):
     return _done(bill, message=message)
 
 
-@bp.post("/<bill_no>/payment-method")
-@roles_required(*BILL_PAYERS)
-def payment_method(bill_no: str):
-    bill = _load_bill(bill_no)
-    form = PaymentMethodForm()
-    if not form.validate():
-        return _render_bill(bill, method_form=form)
-    try:
-        change_payment_method(bill, form.method.data)
-        db.session.commit()
-    except DomainError as refusal:
-        db.session.rollback()
-        return _done(bill, error=refusal.message)
-    return _done(bill, message=f"お支払方法を{bill.payment_method_label}に変更しました。")
-
-
-@bp.post("/<bill_no>/pay/card")
-@roles_required(*BILL_PAYERS)
-def pay_card(bill_no: str):
-    bill = _load_bill(bill_no)
-    form = CardForm()
+def _act_with_form(bill: Bill, form, action: Callable[[Bill], str], **shown_form):
+    """Like `_act`, for a form with fields: invalid input, or a refusal while the bill still
+    awaits payment, is shown on the form (`shown_form` names it for `_render_bill`)."""
     if form.validate():
-        month, year = form.expiry_month_year()
-        card = CardDetails(form.number.data, month, year, form.security_code.data)
         try:
-            outcome = pay_by_card(
-                bill, card, form.payment_token.data, today_in_japan(), utc_now(), current_client()
-            )
+            message = action(bill)
             db.session.commit()
         except DomainError as refusal:
             db.session.rollback()
@@ -236,8 +213,36 @@ def pay_card(bill_no: str):
                 return _done(bill, error=refusal.message)
             show_refusal(form, refusal)
         else:
-            return _done(bill, message=PAYMENT_MESSAGES[outcome])
-    return _render_bill(bill, card_form=form)
+            return _done(bill, message=message)
+    return _render_bill(bill, **shown_form)
+
+
+@bp.post("/<bill_no>/payment-method")
+@roles_required(*BILL_PAYERS)
+def payment_method(bill_no: str):
+    form = PaymentMethodForm()
+
+    def change(bill: Bill) -> str:
+        change_payment_method(bill, form.method.data)
+        return f"お支払方法を{bill.payment_method_label}に変更しました。"
+
+    return _act_with_form(_load_bill(bill_no), form, change, method_form=form)
+
+
+@bp.post("/<bill_no>/pay/card")
+@roles_required(*BILL_PAYERS)
+def pay_card(bill_no: str):
+    form = CardForm()
+
+    def pay(bill: Bill) -> str:
+        month, year = form.expiry_month_year()
+        card = CardDetails(form.number.data, month, year, form.security_code.data)
+        outcome = pay_by_card(
+            bill, card, form.payment_token.data, today_in_japan(), utc_now(), current_client()
+        )
+        return PAYMENT_MESSAGES[outcome]
+
+    return _act_with_form(_load_bill(bill_no), form, pay, card_form=form)
 
 
 @bp.post("/<bill_no>/pay/paypal")
@@ -290,34 +295,27 @@ def pay_convenience_store(bill_no: str):
         slip = issue_store_payment(bill, today_in_japan())
         return f"お支払番号 {slip.payment_number} を発行しました。"
 
-    return _act(bill_no, issue)
+    return _act(_load_bill(bill_no), issue)
 
 
 @bp.post("/<bill_no>/transfer-notice")
 @roles_required(*BILL_PAYERS)
 def transfer_notice(bill_no: str):
-    bill = _load_bill(bill_no)
     form = TransferNoticeForm()
-    if form.validate():
-        try:
-            record_transfer_notice(
-                bill,
-                current_user,
-                transferred_on=form.transferred_on.data,
-                payer_name=form.payer_name.data,
-                amount=form.amount.data,
-                bank_name=form.bank_name.data,
-                today=today_in_japan(),
-            )
-            db.session.commit()
-        except DomainError as refusal:
-            db.session.rollback()
-            if refusal.field is None:
-                return _done(bill, error=refusal.message)
-            show_refusal(form, refusal)
-        else:
-            return _done(bill, message="振込連絡を受け付けました。入金を確認次第、反映します。")
-    return _render_bill(bill, notice_form=form)
+
+    def notify(bill: Bill) -> str:
+        record_transfer_notice(
+            bill,
+            current_user,
+            transferred_on=form.transferred_on.data,
+            payer_name=form.payer_name.data,
+            amount=form.amount.data,
+            bank_name=form.bank_name.data,
+            today=today_in_japan(),
+        )
+        return "振込連絡を受け付けました。入金を確認次第、反映します。"
+
+    return _act_with_form(_load_bill(bill_no), form, notify, notice_form=form)
 
 
 @bp.get("/<bill_no>/cancel")
@@ -334,7 +332,7 @@ def cancel(bill_no: str):
         cancel_bill(bill, utc_now(), current_user, current_client())
         return "お申込を取り消しました。ご契約の内容は変わりません。"
 
-    return _act(bill_no, cancel_it)
+    return _act(_load_bill(bill_no), cancel_it)
 
 
 @bp.post("/<bill_no>/resend-mail")
@@ -344,4 +342,4 @@ def resend_mail(bill_no: str):
         mail = resend_bill_mail(bill, utc_now())
         return f"ご請求メールを再送信しました({mail.recipients})。"
 
-    return _act(bill_no, resend)
+    return _act(_load_bill(bill_no), resend)
