@@ -13,7 +13,7 @@ from panel.extensions import csrf, db, login_manager, migrate
 from panel.filters import register_filters
 from panel.gateways import init_payment_gateway
 from panel.htmx import htmx
-from panel.services.auth import LoginThrottle
+from panel.services.auth import FailureThrottle
 from panel.services.documents import registration_number_error
 from panel.views import register_views
 
@@ -44,10 +44,13 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     init_payment_gateway(app)
-    app.extensions["login_throttle"] = LoginThrottle(
+    app.extensions["failure_throttle"] = FailureThrottle(
         app.config["RATELIMIT_STORAGE_URI"],
-        app.config["LOGIN_FAILURES_PER_ACCOUNT"],
-        app.config["LOGIN_FAILURES_PER_ADDRESS"],
+        {
+            "account": app.config["LOGIN_FAILURES_PER_ACCOUNT"],
+            "address": app.config["LOGIN_FAILURES_PER_ADDRESS"],
+            "code": app.config["CODE_FAILURES_PER_USER"],
+        },
     )
     register_filters(app)
     register_views(app)

@@ -22,6 +22,8 @@ def _int(name: str, default: int) -> int:
 
 def from_environment() -> dict:
     """The app's configuration as a plain dict, read once when the app is created."""
+    # Served over HTTPS (behind a TLS-terminating proxy, say): cookies only over HTTPS, and HSTS.
+    https = _bool("HTTPS", False)
     return {
         # Empty: use the key kept in the instance folder (see `instance_secret_key`).
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
@@ -35,11 +37,16 @@ def from_environment() -> dict:
         "LOGIN_FAILURES_PER_ADDRESS": os.environ.get(
             "LOGIN_FAILURES_PER_ADDRESS", "50 per 15 minutes"
         ),
+        # Wrong two-factor codes (TOTP or recovery) a user may enter before being made to wait.
+        "CODE_FAILURES_PER_USER": os.environ.get("CODE_FAILURES_PER_USER", "5 per 15 minutes"),
+        # The name authenticator apps show beside the account.
+        "TOTP_ISSUER": os.environ.get("TOTP_ISSUER", "サンプルホスティング"),
         # Argon2id cost; the defaults follow RFC 9106's second recommended option.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),
         "ARGON2_MEMORY_COST_KIB": _int("ARGON2_MEMORY_COST_KIB", 64 * 1024),
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
-        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "HTTPS": https,
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_SECURE": https,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -93,7 +93,7 @@ def db(app):
     _db.session.rollback()
     _db.session.remove()
     _empty_tables()
-    app.extensions["login_throttle"].reset()
+    app.extensions["failure_throttle"].reset()
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ from panel.models.domains import DomainPrice
 from panel.models.mail import OutboxMail
 from panel.models.payments import Payment, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
+from panel.models.security import AllowedNetwork, RecoveryCode
 from panel.models.sessions import LoginSession
 from panel.models.staff import StaffMember
 
 __all__ = [
+    "AllowedNetwork",
     "AuditEvent",
     "Bill",
     "BillLine",
@@ -30,6 +32,7 @@ __all__ = [
     "Payment",
     "Plan",
     "PlanPrice",
+    "RecoveryCode",
     "Role",
     "StaffMember",
     "StorePayment",

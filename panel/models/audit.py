@@ -1,12 +1,16 @@
 """The audit log: security-relevant events, append-only."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import db
 from panel.models.types import UtcDateTime, utc_now
+
+if TYPE_CHECKING:
+    from panel.models.customers import User
 
 
 class AuditEvent(db.Model):
@@ -31,3 +35,5 @@ class AuditEvent(db.Model):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     #: the browser's User-Agent
     user_agent: Mapped[str | None] = mapped_column(String(400))
+
+    user: Mapped["User | None"] = relationship()

@@ -2,13 +2,17 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import db
 from panel.models.types import UtcDateTime, one_of, utc_now
+
+if TYPE_CHECKING:
+    from panel.models.security import AllowedNetwork
 
 
 class CustomerKind(StrEnum):
@@ -49,10 +53,15 @@ class Customer(db.Model):
     notify_40_days_before: Mapped[bool] = mapped_column(default=False)
     #: how far below zero the account balance may go, in yen
     credit_limit: Mapped[int] = mapped_column(default=0)
+    #: ログインのIP制限: when on, logins are accepted only from the allowed networks
+    login_ip_restricted: Mapped[bool] = mapped_column(default=False)
     #: when the account was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
-    users: Mapped[list["User"]] = relationship(back_populates="customer")
+    users: Mapped[list["User"]] = relationship(back_populates="customer", order_by="User.id")
+    allowed_networks: Mapped[list["AllowedNetwork"]] = relationship(
+        back_populates="customer", order_by="AllowedNetwork.id"
+    )
 
     @property
     def is_corporate(self) -> bool:
@@ -83,13 +92,27 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default=Role.OWNER)
     #: set when the owner disables this login; a disabled user cannot log in
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: the TOTP secret (base32) once two-factor login is on; none while it is off
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    #: the last TOTP time step accepted; a code from this step or an earlier one is a replay
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     #: when the login was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     customer: Mapped[Customer] = relationship(back_populates="users")
 
-    #: the login session this user object was loaded for (set by the session loader)
+    #: the login session this user object was loaded for, and the token in its cookie (set by
+    #: the session loader; neither is a column)
+    login_session = None
     session_token = None
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
 
     @property
     def is_active(self) -> bool:

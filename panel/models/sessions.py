@@ -24,6 +24,11 @@ class LoginSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     #: after this the session is no longer accepted
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: when the user last proved who they are (password, and a code with two-factor login):
+    #: at login, or at a later confirmation; settings that guard the account need it recent
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    #: a TOTP secret being enrolled, kept here until one code from it confirms it
+    pending_totp_secret: Mapped[str | None] = mapped_column(String(32))
     #: set by logout; an ended session is never accepted again
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: the client address at login

@@ -2,15 +2,25 @@
 
 from datetime import UTC, datetime
 from functools import wraps
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from panel.extensions import db
+from panel.htmx import redirect_to
 from panel.models import Role
 from panel.services.audit import Client
+from panel.services.auth import recently_confirmed
 from panel.services.errors import DomainError
+
+#: What the browser may load and do: only this site's own scripts, styles and images (the QR
+#: code is inline SVG markup, not an image), no plugins, and no framing by any site.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def current_client() -> Client:
@@ -25,6 +35,20 @@ def show_refusal(form: FlaskForm, refusal: DomainError) -> None:
         form[refusal.field].errors.append(refusal.message)
     else:
         form.form_errors.append(refusal.message)
+
+
+def change_and_go_back(change, done: str, back: str) -> Response:
+    """Make a change that a button asks for (no form to fill in), then go back to `back`
+    saying what was done, or why it could not be."""
+    try:
+        change()
+    except DomainError as refusal:
+        db.session.rollback()
+        flash(refusal.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(back)
 
 
 def pdf_response(content: bytes, ascii_name: str, name: str) -> Response:
@@ -58,11 +82,58 @@ def roles_required(*roles: str):
     return decorator
 
 
+def same_site_path(url: str | None) -> str | None:
+    """The path (and query) of `url` when it is a page of this site, else None: what a `next`
+    parameter or a Referer may send the browser back to."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path
+
+
+def step_up_required(view):
+    """The view changes or shows what guards the account: the user must have given their
+    password (and code) within the step-up window, or is sent to confirm it and come back."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not recently_confirmed(current_user, utc_now()):
+            back = request.full_path if request.method == "GET" else request.referrer
+            return redirect_to(url_for("security.confirm", next=same_site_path(back)))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def register_views(app: Flask) -> None:
-    from panel.views import auth, bills, dashboard, payments, renewal, sandbox, settings
+    from panel.views import (
+        auth,
+        bills,
+        dashboard,
+        payments,
+        renewal,
+        sandbox,
+        security,
+        settings,
+        users,
+    )
 
     auth.register_login_manager()
-    for blueprint in (auth.bp, dashboard.bp, renewal.bp, bills.bp, settings.bp, payments.bp):
+    for blueprint in (
+        auth.bp,
+        dashboard.bp,
+        renewal.bp,
+        bills.bp,
+        settings.bp,
+        security.bp,
+        users.bp,
+        payments.bp,
+    ):
         app.register_blueprint(blueprint)
     if app.config["PAYMENT_GATEWAY"] == "sandbox":
         app.register_blueprint(sandbox.bp)
@@ -73,6 +144,9 @@ def register_views(app: Flask) -> None:
         ("renewal.index", "ご契約更新・プラン変更", tuple(Role)),
         ("bills.index", "お支払・ご請求明細", bills.BILL_READERS),
         ("settings.profile", "会員登録情報変更", settings.PROFILE_EDITORS),
+        ("security.index", "セキュリティ設定", security.ACCOUNT_GUARDS),
+        ("users.index", "ユーザー管理", users.USER_MANAGERS),
+        ("security.own_login", "ログイン設定", security.SUB_USERS),
     )
 
     @app.context_processor
@@ -88,7 +162,15 @@ def register_views(app: Flask) -> None:
         }
 
     @app.after_request
-    def _keep_signed_in_pages_out_of_caches(response):
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for older browsers
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        if app.config["HTTPS"]:
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        # Signed-in pages show the account: no cache (nor the back button) may keep them.
         if current_user and current_user.is_authenticated:
-            response.headers["Cache-Control"] = "no-store"
+            headers["Cache-Control"] = "no-store"
         return response

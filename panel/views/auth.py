@@ -1,37 +1,47 @@
-"""Customer login and logout."""
-
-from urllib.parse import urlsplit
+"""Customer login (password, then a code with two-factor login) and logout."""
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from panel.extensions import db, login_manager
 from panel.forms.auth import LoginForm
+from panel.forms.security import CodeForm
 from panel.htmx import redirect_to
+from panel.models import User
 from panel.services import auth as auth_service
 from panel.services.errors import DomainError
-from panel.views import current_client, show_refusal, utc_now
+from panel.services.two_factor import check_code
+from panel.views import current_client, same_site_path, show_refusal, utc_now
 
 bp = Blueprint("auth", __name__)
 
+#: The session key of a login whose password was right and whose code is still to come.
+PENDING_LOGIN = "pending_login"
+#: How long the code step waits after the password.
+PENDING_LOGIN_SECONDS = 5 * 60
+
 
 def register_login_manager() -> None:
-    login_manager.user_loader(lambda token: auth_service.load_session_user(token, utc_now()))
+    @login_manager.user_loader
+    def _load_user(token):
+        user = auth_service.load_session_user(token, current_client(), utc_now())
+        if db.session.new or db.session.dirty:
+            db.session.commit()  # a session ended for its address stays ended
+        return user
 
     @login_manager.unauthorized_handler
     def _to_login_page():
         flash("ログインしてください。", "info")
-        return redirect_to(url_for("auth.login", next=_next_target(request.full_path)), 401)
+        return redirect_to(url_for("auth.login", next=same_site_path(request.full_path)), 401)
 
 
-def _next_target(candidate: str | None) -> str | None:
-    """`candidate` if it is a path on this site, so `next` cannot send users elsewhere."""
-    if not candidate:
-        return None
-    parts = urlsplit(candidate)
-    if parts.scheme or parts.netloc or not candidate.startswith("/") or "\\" in candidate:
-        return None
-    return candidate.rstrip("?") or None
+def _log_in(user: User, remember: bool, next_page: str | None):
+    # A fresh session: nothing an attacker planted before login survives it.
+    session.clear()
+    auth_service.start_session(user, current_client(), remember, utc_now())
+    login_user(user, remember=remember)
+    db.session.commit()
+    return redirect(next_page or url_for("dashboard.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,13 +58,48 @@ def login():
             db.session.commit()  # the failed attempt stays in the audit log
             show_refusal(form, refusal)
         else:
-            # A fresh session: nothing an attacker planted before login survives it.
+            next_page = same_site_path(request.args.get("next"))
+            if not user.has_two_factor:
+                return _log_in(user, form.remember.data, next_page)
+            db.session.commit()  # a rehashed password
             session.clear()
-            auth_service.start_session(user, current_client(), form.remember.data, utc_now())
-            login_user(user, remember=form.remember.data)
-            db.session.commit()
-            return redirect(_next_target(request.args.get("next")) or url_for("dashboard.index"))
+            session[PENDING_LOGIN] = {
+                "user_id": user.id,
+                "remember": form.remember.data,
+                "next": next_page,
+                "since": utc_now().timestamp(),
+            }
+            return redirect(url_for("auth.second_factor"))
     return render_template("auth/login.html", form=form)
+
+
+def _pending_user() -> User | None:
+    """The user whose password was just right, while the code step is still open."""
+    pending = session.get(PENDING_LOGIN)
+    if not pending or utc_now().timestamp() - pending["since"] > PENDING_LOGIN_SECONDS:
+        return None
+    user = db.session.get(User, pending["user_id"])
+    return user if user is not None and user.is_active and user.has_two_factor else None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING_LOGIN, None)
+        flash("もう一度、会員IDとパスワードを入力してください。", "info")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            check_code(user, form.code.data, current_client(), utc_now())
+        except DomainError as refusal:
+            db.session.commit()  # the failure stays in the audit log
+            show_refusal(form, refusal)
+        else:
+            pending = session[PENDING_LOGIN]
+            return _log_in(user, pending["remember"], pending["next"])
+    return render_template("auth/code.html", form=form)
 
 
 @bp.post("/logout")

@@ -69,15 +69,16 @@ def test_failures_from_one_address_are_limited_across_accounts(app):
 def test_worker_processes_share_failure_counts_through_redis():
     # Two throttles on one Redis stand for two worker processes of the panel.
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    first = auth.LoginThrottle(url, "3 per 15 minutes", "100 per 15 minutes")
-    second = auth.LoginThrottle(url, "3 per 15 minutes", "100 per 15 minutes")
+    limits = {"account": "3 per 15 minutes", "address": "100 per 15 minutes"}
+    first = auth.FailureThrottle(url, limits)
+    second = auth.FailureThrottle(url, limits)
     first.reset()
     try:
         for _ in range(3):
-            assert not second.is_blocked("taro", "192.0.2.1")
-            first.record_failure("taro", "192.0.2.1")
-        assert second.is_blocked("taro", "192.0.2.1")
-        assert not second.is_blocked("hanako", "192.0.2.2")
+            assert not second.is_blocked(account="taro", address="192.0.2.1")
+            first.record_failure(account="taro", address="192.0.2.1")
+        assert second.is_blocked(account="taro", address="192.0.2.1")
+        assert not second.is_blocked(account="hanako", address="192.0.2.2")
     finally:
         first.reset()
 
@@ -89,11 +90,11 @@ def test_a_session_is_found_by_its_token_until_it_ends():
 
     stored = db.session.scalar(select(LoginSession))
     assert token not in stored.token_hash  # only a hash of the token is kept
-    assert auth.load_session_user(token, NOW + timedelta(hours=1)) == user
+    assert auth.load_session_user(token, CLIENT, NOW + timedelta(hours=1)) == user
 
     auth.end_session(user, CLIENT, NOW + timedelta(hours=1))
     db.session.commit()
-    assert auth.load_session_user(token, NOW + timedelta(hours=1)) is None
+    assert auth.load_session_user(token, CLIENT, NOW + timedelta(hours=1)) is None
 
 
 @pytest.mark.parametrize(
@@ -107,9 +108,9 @@ def test_a_session_expires(remember, still_open, expired):
     user = factories.owner(factories.customer())
     token = auth.start_session(user, CLIENT, remember=remember, now=NOW)
     db.session.commit()
-    assert auth.load_session_user(token, NOW + still_open) == user
-    assert auth.load_session_user(token, NOW + expired) is None
+    assert auth.load_session_user(token, CLIENT, NOW + still_open) == user
+    assert auth.load_session_user(token, CLIENT, NOW + expired) is None
 
 
 def test_an_unknown_token_loads_nobody():
-    assert auth.load_session_user("made-up", NOW) is None
+    assert auth.load_session_user("made-up", CLIENT, NOW) is None

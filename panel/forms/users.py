@@ -1,0 +1,41 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Length
+
+from panel.forms.settings import EMAIL_TOO_LONG, INVALID_EMAIL, stripped
+from panel.services.users import ROLE_LABELS
+
+
+def role_field() -> SelectField:
+    return SelectField(
+        "役割",
+        choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
+        # The role is checked by the service, with a Japanese message.
+        validate_choice=False,
+    )
+
+
+class SubUserForm(FlaskForm):
+    login_id = StringField(
+        "ログインID",
+        filters=[stripped],
+        validators=[InputRequired("ログインIDを入力してください。"), Length(max=64)],
+    )
+    email = EmailField(
+        "メールアドレス",
+        filters=[stripped],
+        validators=[
+            InputRequired("メールアドレスを入力してください。"),
+            Length(max=254, message=EMAIL_TOO_LONG),
+            Email(INVALID_EMAIL),
+        ],
+    )
+    role = role_field()
+    password = PasswordField(
+        "初期パスワード", validators=[InputRequired("初期パスワードを入力してください。")]
+    )
+
+
+class RoleForm(FlaskForm):
+    role = role_field()

@@ -1,0 +1,119 @@
+"""Sub-users and their roles (役割管理): the owner decides who may log in to the account and
+what each login may do."""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from panel.extensions import db
+from panel.models import Customer, Role, User
+from panel.services.audit import Client, record_event
+from panel.services.auth import end_sessions, hash_password, password_problem
+from panel.services.errors import DomainError
+
+ROLE_LABELS = {
+    Role.OWNER: "管理者",
+    Role.BILLING: "請求担当",
+    Role.TECHNICAL: "技術担当",
+    Role.READ_ONLY: "閲覧のみ",
+}
+LOGIN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+LAST_OWNER = "管理者が1人もいなくなるため、この変更はできません。先に別の管理者を設定してください。"
+
+
+def _lock(customer: Customer) -> None:
+    """Serialise changes to the account's users, so that two owners demoting each other at
+    once cannot leave the account without one."""
+    db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+
+
+def _active_owners(customer: Customer) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.customer_id == customer.id,
+            User.role == Role.OWNER,
+            User.disabled_at.is_(None),
+        )
+    )
+
+
+def _refuse_losing_last_owner(user: User) -> None:
+    if user.role == Role.OWNER and user.is_active and _active_owners(user.customer) <= 1:
+        raise DomainError(LAST_OWNER)
+
+
+def add_sub_user(
+    customer: Customer,
+    *,
+    login_id: str,
+    email: str,
+    role: str,
+    password: str,
+    by: User,
+    client: Client,
+) -> User:
+    login_id = login_id.strip().lower()
+    if not LOGIN_ID_PATTERN.fullmatch(login_id):
+        raise DomainError(
+            "ログインIDは半角英小文字・数字・記号(. _ -)の3〜64文字で、英数字で始めてください。",
+            field="login_id",
+        )
+    if role not in ROLE_LABELS:
+        raise DomainError("役割を選んでください。", field="role")
+    _lock(customer)
+    if db.session.scalar(select(User.id).where(func.lower(User.login_id) == login_id)):
+        raise DomainError("このログインIDは既に使われています。", field="login_id")
+    problem = password_problem(password, login_id, customer.member_id)
+    if problem:
+        raise DomainError(problem, field="password")
+    user = User(
+        customer=customer,
+        login_id=login_id,
+        email=email,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    db.session.add(user)
+    record_event("user_added", client, user=by, detail=f"{login_id}({ROLE_LABELS[role]})")
+    return user
+
+
+def change_role(user: User, role: str, *, by: User, client: Client) -> None:
+    """Give `user` another role; it applies from their next request."""
+    if role not in ROLE_LABELS:
+        raise DomainError("役割を選んでください。", field="role")
+    if role == user.role:
+        return
+    _lock(user.customer)
+    db.session.refresh(user)
+    if role != Role.OWNER:
+        _refuse_losing_last_owner(user)
+    record_event(
+        "role_changed",
+        client,
+        user=by,
+        detail=f"{user.login_id}: {ROLE_LABELS[user.role]} → {ROLE_LABELS[role]}",
+    )
+    user.role = role
+
+
+def disable_user(user: User, *, by: User, client: Client, now: datetime) -> None:
+    """Stop `user` logging in; their open sessions end at once."""
+    if not user.is_active:
+        return
+    _lock(user.customer)
+    db.session.refresh(user)
+    _refuse_losing_last_owner(user)
+    user.disabled_at = now
+    end_sessions(user, now)
+    record_event("user_disabled", client, user=by, detail=user.login_id)
+
+
+def enable_user(user: User, *, by: User, client: Client) -> None:
+    if user.is_active:
+        return
+    user.disabled_at = None
+    record_event("user_enabled", client, user=by, detail=user.login_id)
