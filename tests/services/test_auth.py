@@ -2,10 +2,11 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from panel.extensions import db
-from panel.models import AuditEvent, LoginSession
+from panel.models import AllowedNetwork, AuditEvent, LoginSession
 from panel.services import auth
 from panel.services.audit import Client
 from panel.services.errors import DomainError
@@ -114,3 +115,68 @@ def test_a_session_expires(remember, still_open, expired):
 
 def test_an_unknown_token_loads_nobody():
     assert auth.load_session_user("made-up", CLIENT, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short-pass1", "12文字以上"),
+        ("x" * 129, "128文字以内"),
+        ("my-TARO-password", "含めないでください"),  # the login ID, in any case
+        ("qwertyuiopasdfghjkl", "よく使われていて"),
+        ("ＰＡＳＳＷＯＲＤＰＡＳＳＷＯＲＤ", "よく使われていて"),  # full-width is no disguise
+        ("correct horse battery", None),
+        ("パスワードは十二文字以上です", None),  # any characters
+    ],
+)
+def test_a_new_password_follows_the_policy(password, problem):
+    found = auth.password_problem(password, "taro", "taro")
+    assert (problem in found) if problem else found is None
+
+
+def test_changing_the_password_ends_the_other_sessions_but_this_one():
+    user = factories.owner(factories.customer())
+    elsewhere = auth.start_session(user, CLIENT, remember=True, now=NOW)
+    here = auth.start_session(user, CLIENT, remember=False, now=NOW)
+    db.session.commit()
+    with pytest.raises(DomainError) as refusal:
+        auth.change_password(user, "wrong", "a-new-password-2026", CLIENT, NOW)
+    assert refusal.value.field == "password"
+    with pytest.raises(DomainError) as refusal:
+        auth.change_password(user, factories.PASSWORD, "taro-2026-password", CLIENT, NOW)
+    assert refusal.value.field == "new_password"
+    db.session.rollback()
+
+    auth.change_password(user, factories.PASSWORD, "a-new-password-2026", CLIENT, NOW)
+    db.session.commit()
+    assert auth.load_session_user(here, CLIENT, NOW) == user
+    assert auth.load_session_user(elsewhere, CLIENT, NOW) is None
+    assert auth.authenticate("taro", "a-new-password-2026", CLIENT) == user
+    assert "password_changed" in db.session.scalars(select(AuditEvent.action)).all()
+
+
+def test_a_session_whose_address_leaves_the_list_is_ended():
+    customer = factories.customer()
+    user = factories.owner(customer)
+    token = auth.start_session(user, CLIENT, remember=True, now=NOW)
+    db.session.add(AllowedNetwork(customer=customer, network="192.0.2.0/24", label=""))
+    customer.login_ip_restricted = True
+    db.session.commit()
+    assert auth.load_session_user(token, CLIENT, NOW) == user
+    roaming = Client(ip_address="198.51.100.1", user_agent="pytest")
+    assert auth.load_session_user(token, roaming, NOW) is None
+    db.session.commit()
+    assert auth.load_session_user(token, CLIENT, NOW) is None  # ended, not just refused once
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "session_ended_address")
+    )
+    assert event.ip_address == "198.51.100.1"
+
+
+def test_the_audit_log_refuses_changes():
+    auth.start_session(factories.owner(factories.customer()), CLIENT, False, NOW)
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(update(AuditEvent).values(detail="rewritten"))
+        db.session.flush()
+    db.session.rollback()
