@@ -82,7 +82,7 @@ def add():
 @step_up_required
 def role(user_id: int):
     user = _load_user(user_id)
-    form = RoleForm()
+    form = RoleForm(prefix=f"user-{user.id}")  # as the row on the page names it
     if not form.validate_on_submit():
         abort(400)
     return change_and_go_back(
