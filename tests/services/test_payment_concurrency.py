@@ -3,8 +3,6 @@ does (its own app context, database session and transaction, committed at the en
 row locks in the services are what keeps the outcome consistent."""
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,6 +17,7 @@ from panel.services.errors import DomainError
 from panel.services.payments import PaymentOutcome, ReceivedMoney, apply_payment
 from panel.services.renewal import Selection, apply_renewal
 from tests import factories
+from tests.concurrency import WAIT, as_a_request, run_together
 
 pytestmark = pytest.mark.postgresql
 
@@ -27,8 +26,6 @@ RENEWAL_DATE = date(2026, 12, 1)
 RENEWED_TO = date(2027, 12, 1)  # 12 months on
 DELIVERIES = 20
 ROUNDS = 5
-#: How long a thread waits for the others before the test gives up (a deadlock, say).
-WAIT = 30
 NOBODY = Client(ip_address="192.0.2.1", user_agent="pytest")
 
 
@@ -40,28 +37,6 @@ def plans():
 @pytest.fixture
 def customer():
     return factories.customer()
-
-
-def _as_a_request(app, work: Callable[[], object]) -> object:
-    """Run `work` as a request would: its own app context and session, committed on success,
-    rolled back on an exception (which is passed on)."""
-    with app.app_context():
-        try:
-            result = work()
-            db.session.commit()
-            return result
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            db.session.remove()
-
-
-def _run_together(works: list[Callable[[], object]]) -> list[object]:
-    """Run every callable in a thread of its own, all at once; what each returned or raised."""
-    with ThreadPoolExecutor(max_workers=len(works)) as pool:
-        futures = [pool.submit(work) for work in works]
-        return [future.exception(WAIT) or future.result() for future in futures]
 
 
 def _awaiting_bank_transfer_bill(customer: Customer, contract: Contract) -> Bill:
@@ -105,7 +80,7 @@ def test_one_notification_delivered_20_times_at_once_pays_the_bill_once(
         barrier.wait(WAIT)
         return gateway.send_notification(url, notification, datetime.now(UTC))
 
-    responses = _run_together([deliver] * DELIVERIES)
+    responses = run_together([deliver] * DELIVERIES)
 
     for response in responses:
         if isinstance(response, BaseException):
@@ -154,7 +129,7 @@ def test_a_payment_racing_a_cancellation_ends_paid_or_cancelled_with_the_money_f
                 barrier.wait(WAIT)
                 return apply_payment(loaded, money, datetime.now(UTC), NOBODY)
 
-            return _as_a_request(app, work)
+            return as_a_request(app, work)
 
         def cancel(bill_id=bill_id, barrier=barrier):
             def work():
@@ -162,9 +137,9 @@ def test_a_payment_racing_a_cancellation_ends_paid_or_cancelled_with_the_money_f
                 barrier.wait(WAIT)
                 return cancel_bill(loaded, datetime.now(UTC), None, NOBODY).status
 
-            return _as_a_request(app, work)
+            return as_a_request(app, work)
 
-        paid, cancelled = _run_together([pay, cancel])
+        paid, cancelled = run_together([pay, cancel])
 
         db.session.rollback()  # see what the threads committed
         bill = db.session.get(Bill, bill_id)
@@ -217,7 +192,7 @@ def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, cus
             second_done.wait(0.5)  # the second application runs while this one is open
             return bill_no
 
-        return _as_a_request(app, work)
+        return as_a_request(app, work)
 
     def second():
         def work():
@@ -227,9 +202,9 @@ def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, cus
             finally:
                 second_done.set()
 
-        return _as_a_request(app, work)
+        return as_a_request(app, work)
 
-    first_result, second_result = _run_together([first, second])
+    first_result, second_result = run_together([first, second])
 
     assert isinstance(first_result, str), first_result
     assert isinstance(second_result, DomainError), second_result
