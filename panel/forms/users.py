@@ -4,12 +4,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length
 
 from panel.forms.settings import EMAIL_TOO_LONG, INVALID_EMAIL, stripped
+from panel.models import Role
 from panel.services.users import ROLE_LABELS
 
 
 def role_field() -> SelectField:
     return SelectField(
         "役割",
+        default=Role.READ_ONLY,  # the least a new user can do, until the owner chooses more
         choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
         # The role is checked by the service, with a Japanese message.
         validate_choice=False,
