@@ -37,6 +37,26 @@ def show_refusal(form: FlaskForm, refusal: DomainError) -> None:
         form.form_errors.append(refusal.message)
 
 
+def submit_form(form: FlaskForm, action, *, keep_refused_attempt: bool = False):
+    """Once `form` is valid, run `action` (a service call) and commit: its result, or True.
+    None when the form is invalid or the service refuses; the refusal is then shown on the form
+    and rolled back, unless `keep_refused_attempt`: a wrong password or code is audited (and the
+    services refuse such attempts before they change anything else), so that record is kept."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = action()
+    except DomainError as refusal:
+        if keep_refused_attempt:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        show_refusal(form, refusal)
+        return None
+    db.session.commit()
+    return True if result is None else result
+
+
 def change_and_go_back(change, done: str, back: str) -> Response:
     """Make a change that a button asks for (no form to fill in), then go back to `back`
     saying what was done, or why it could not be."""

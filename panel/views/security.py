@@ -17,7 +17,6 @@ from panel.models import AllowedNetwork, Role
 from panel.services import auth as auth_service
 from panel.services import two_factor
 from panel.services.audit import EVENT_LABELS, customer_events
-from panel.services.errors import DomainError
 from panel.services.login_addresses import (
     add_allowed_network,
     remove_allowed_network,
@@ -28,8 +27,8 @@ from panel.views import (
     current_client,
     roles_required,
     same_site_path,
-    show_refusal,
     step_up_required,
+    submit_form,
     utc_now,
 )
 
@@ -105,17 +104,15 @@ def own_login():
 def confirm():
     """The step-up: the password (and a code) again before the account's guards change."""
     form = _identity_form()
-    if form.validate_on_submit():
-        try:
-            two_factor.confirm_identity(
-                current_user, form.password.data, _code(form), current_client(), utc_now()
-            )
-        except DomainError as refusal:
-            db.session.commit()  # nothing changed but the audit log of the failure
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            return redirect_to(same_site_path(request.args.get("next")) or own_login_page())
+    confirmed = submit_form(
+        form,
+        lambda: two_factor.confirm_identity(
+            current_user, form.password.data, _code(form), current_client(), utc_now()
+        ),
+        keep_refused_attempt=True,
+    )
+    if confirmed:
+        return redirect_to(same_site_path(request.args.get("next")) or own_login_page())
     return render_template("security/confirm.html", form=form)
 
 
@@ -124,22 +121,20 @@ def confirm():
 @step_up_required
 def change_password():
     form = PasswordChangeForm(prefix="password")
-    if form.validate_on_submit():
-        try:
-            auth_service.change_password(
-                current_user,
-                form.current_password.data,
-                form.new_password.data,
-                current_client(),
-                utc_now(),
-            )
-        except DomainError as refusal:
-            db.session.commit()  # nothing changed but the audit log of the failure
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            flash("パスワードを変更しました。ほかの端末のログインは終了しました。", "success")
-            return redirect(own_login_page())
+    changed = submit_form(
+        form,
+        lambda: auth_service.change_password(
+            current_user,
+            form.current_password.data,
+            form.new_password.data,
+            current_client(),
+            utc_now(),
+        ),
+        keep_refused_attempt=True,
+    )
+    if changed:
+        flash("パスワードを変更しました。ほかの端末のログインは終了しました。", "success")
+        return redirect(own_login_page())
     return _render_page(password_form=form)
 
 
@@ -152,16 +147,14 @@ def enable_two_factor():
         flash("二要素認証は既に有効です。", "info")
         return redirect(own_login_page())
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.enable_two_factor(
-                current_user, form.code.data, current_client(), utc_now()
-            )
-        except DomainError as refusal:
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            return render_template("security/recovery_codes.html", codes=codes, enabled=True)
+    codes = submit_form(
+        form,
+        lambda: two_factor.enable_two_factor(
+            current_user, form.code.data, current_client(), utc_now()
+        ),
+    )
+    if codes:
+        return render_template("security/recovery_codes.html", codes=codes, enabled=True)
     secret = two_factor.start_enrolment(current_user)
     db.session.commit()
     uri = two_factor.provisioning_uri(current_user, secret)
@@ -178,18 +171,16 @@ def enable_two_factor():
 def disable_two_factor():
     """Needs the password and a code in the form itself, whatever the step-up."""
     form = _identity_form("disable")
-    if form.validate_on_submit():
-        try:
-            two_factor.disable_two_factor(
-                current_user, form.password.data, _code(form), current_client(), utc_now()
-            )
-        except DomainError as refusal:
-            db.session.commit()  # nothing changed but the audit log of the failure
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            flash("二要素認証を無効にしました。", "success")
-            return redirect(own_login_page())
+    disabled = submit_form(
+        form,
+        lambda: two_factor.disable_two_factor(
+            current_user, form.password.data, _code(form), current_client(), utc_now()
+        ),
+        keep_refused_attempt=True,
+    )
+    if disabled:
+        flash("二要素認証を無効にしました。", "success")
+        return redirect(own_login_page())
     return _render_page(disable_form=form)
 
 
@@ -197,17 +188,15 @@ def disable_two_factor():
 @login_required
 def replace_recovery_codes():
     form = _identity_form("recovery")
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.replace_recovery_codes(
-                current_user, form.password.data, _code(form), current_client(), utc_now()
-            )
-        except DomainError as refusal:
-            db.session.commit()  # nothing changed but the audit log of the failure
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            return render_template("security/recovery_codes.html", codes=codes, enabled=False)
+    codes = submit_form(
+        form,
+        lambda: two_factor.replace_recovery_codes(
+            current_user, form.password.data, _code(form), current_client(), utc_now()
+        ),
+        keep_refused_attempt=True,
+    )
+    if codes:
+        return render_template("security/recovery_codes.html", codes=codes, enabled=False)
     return _render_page(recovery_form=form)
 
 
@@ -216,22 +205,19 @@ def replace_recovery_codes():
 @step_up_required
 def add_login_address():
     form = AllowedNetworkForm(prefix="network")
-    if form.validate_on_submit():
-        try:
-            add_allowed_network(
-                current_user.customer,
-                form.address.data,
-                form.label.data,
-                by=current_user,
-                client=current_client(),
-            )
-        except DomainError as refusal:
-            db.session.rollback()
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            flash("許可するIPアドレスを追加しました。", "success")
-            return redirect(url_for("security.index"))
+    added = submit_form(
+        form,
+        lambda: add_allowed_network(
+            current_user.customer,
+            form.address.data,
+            form.label.data,
+            by=current_user,
+            client=current_client(),
+        ),
+    )
+    if added:
+        flash("許可するIPアドレスを追加しました。", "success")
+        return redirect(url_for("security.index"))
     return _render_page(network_form=form)
 
 

@@ -3,13 +3,11 @@
 from flask import Blueprint, flash, url_for
 from flask_login import current_user
 
-from panel.extensions import db
 from panel.forms.settings import ProfileForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
-from panel.services.errors import DomainError
 from panel.services.profile import update_profile
-from panel.views import current_client, roles_required, show_refusal
+from panel.views import current_client, roles_required, submit_form
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -29,22 +27,19 @@ def profile():
             "notify_40_days_before": "yes" if customer.notify_40_days_before else "no",
         }
     )
-    if form.validate_on_submit():
-        try:
-            update_profile(
-                customer,
-                name=form.name.data,
-                contract_email=form.contract_email.data,
-                sub_email=form.sub_email.data,
-                notify_40_days_before=form.notify_40_days_before.data == "yes",
-                by=current_user,
-                client=current_client(),
-            )
-        except DomainError as refusal:
-            db.session.rollback()
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            flash("会員登録情報を変更しました。", "success")
-            return redirect_to(url_for("settings.profile"))
+    updated = submit_form(
+        form,
+        lambda: update_profile(
+            customer,
+            name=form.name.data,
+            contract_email=form.contract_email.data,
+            sub_email=form.sub_email.data,
+            notify_40_days_before=form.notify_40_days_before.data == "yes",
+            by=current_user,
+            client=current_client(),
+        ),
+    )
+    if updated:
+        flash("会員登録情報を変更しました。", "success")
+        return redirect_to(url_for("settings.profile"))
     return render_page_or_partial("settings/profile.html", "settings/_profile_form.html", form=form)

@@ -6,14 +6,13 @@ from flask_login import current_user
 from panel.extensions import db
 from panel.forms.users import RoleForm, SubUserForm
 from panel.models import Role, User
-from panel.services.errors import DomainError
 from panel.services.users import ROLE_LABELS, add_sub_user, change_role, disable_user, enable_user
 from panel.views import (
     change_and_go_back,
     current_client,
     roles_required,
-    show_refusal,
     step_up_required,
+    submit_form,
     utc_now,
 )
 
@@ -52,28 +51,25 @@ def index():
 @step_up_required
 def add():
     form = SubUserForm()
-    if form.validate_on_submit():
-        try:
-            user = add_sub_user(
-                current_user.customer,
-                login_id=form.login_id.data,
-                email=form.email.data,
-                role=form.role.data,
-                password=form.password.data,
-                by=current_user,
-                client=current_client(),
-            )
-        except DomainError as refusal:
-            db.session.rollback()
-            show_refusal(form, refusal)
-        else:
-            db.session.commit()
-            flash(
-                f"ユーザー {user.login_id} を追加しました。"
-                "ログインIDと初期パスワードをご本人にお伝えください。",
-                "success",
-            )
-            return redirect(url_for("users.index"))
+    user = submit_form(
+        form,
+        lambda: add_sub_user(
+            current_user.customer,
+            login_id=form.login_id.data,
+            email=form.email.data,
+            role=form.role.data,
+            password=form.password.data,
+            by=current_user,
+            client=current_client(),
+        ),
+    )
+    if user:
+        flash(
+            f"ユーザー {user.login_id} を追加しました。"
+            "ログインIDと初期パスワードをご本人にお伝えください。",
+            "success",
+        )
+        return redirect(url_for("users.index"))
     return _render_page(form)
 
 
