@@ -11,6 +11,17 @@ def stripped(value: str | None) -> str | None:
     return value.strip() if value else value
 
 
+def email_field(label: str, *, required: str | None) -> EmailField:
+    """An e-mail address field; `required` is the message when it is left empty (None: it may
+    be left empty)."""
+    presence = DataRequired(required) if required else Optional()
+    return EmailField(
+        label,
+        filters=[stripped],
+        validators=[presence, Length(max=254, message=EMAIL_TOO_LONG), Email(INVALID_EMAIL)],
+    )
+
+
 class ProfileForm(FlaskForm):
     name = StringField(
         "お名前(法人の場合は法人名)",
@@ -20,20 +31,10 @@ class ProfileForm(FlaskForm):
             Length(max=100, message="お名前は100文字以内で入力してください。"),
         ],
     )
-    contract_email = EmailField(
-        "ご契約者メールアドレス",
-        filters=[stripped],
-        validators=[
-            DataRequired("ご契約者メールアドレスを入力してください。"),
-            Length(max=254, message=EMAIL_TOO_LONG),
-            Email(INVALID_EMAIL),
-        ],
+    contract_email = email_field(
+        "ご契約者メールアドレス", required="ご契約者メールアドレスを入力してください。"
     )
-    sub_email = EmailField(
-        "サブメールアドレス(任意)",
-        filters=[stripped],
-        validators=[Optional(), Length(max=254, message=EMAIL_TOO_LONG), Email(INVALID_EMAIL)],
-    )
+    sub_email = email_field("サブメールアドレス(任意)", required=None)
     notify_40_days_before = RadioField(
         "サーバー更新日40日前のお知らせメール",
         choices=[SelectChoice("yes", "受信する"), SelectChoice("no", "受信しない")],

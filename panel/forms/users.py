@@ -1,9 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length
+from wtforms.validators import InputRequired, Length
 
-from panel.forms.settings import EMAIL_TOO_LONG, INVALID_EMAIL, stripped
+from panel.forms.settings import email_field, stripped
 from panel.models import Role
 from panel.services.users import ROLE_LABELS
 
@@ -24,15 +24,7 @@ class SubUserForm(FlaskForm):
         filters=[stripped],
         validators=[InputRequired("ログインIDを入力してください。"), Length(max=64)],
     )
-    email = EmailField(
-        "メールアドレス",
-        filters=[stripped],
-        validators=[
-            InputRequired("メールアドレスを入力してください。"),
-            Length(max=254, message=EMAIL_TOO_LONG),
-            Email(INVALID_EMAIL),
-        ],
-    )
+    email = email_field("メールアドレス", required="メールアドレスを入力してください。")
     role = role_field()
     password = PasswordField(
         "初期パスワード", validators=[InputRequired("初期パスワードを入力してください。")]

@@ -57,10 +57,9 @@ def client_address(ip_address: str | None) -> Address | None:
 
 def _covered(networks: list[str], ip_address: str | None) -> bool:
     address = client_address(ip_address)
+    # An address is never `in` a network of the other IP version.
     return address is not None and any(
-        address in ipaddress.ip_network(network)
-        for network in networks
-        if ipaddress.ip_network(network).version == address.version
+        address in ipaddress.ip_network(network) for network in networks
     )
 
 
@@ -77,8 +76,8 @@ def address_allowed(customer: Customer, ip_address: str | None) -> bool:
 def _lock(customer: Customer) -> list[AllowedNetwork]:
     """Lock the account's row while its list changes, so two changes cannot together shut out
     an address that each alone would have kept; returns the list as it now stands."""
-    db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    db.session.refresh(customer, ["login_ip_restricted", "allowed_networks"])
+    db.session.refresh(customer, with_for_update=True)
+    db.session.expire(customer, ["allowed_networks"])
     return list(customer.allowed_networks)
 
 

@@ -61,9 +61,13 @@ def qr_code_svg(uri: str) -> Markup:
     return Markup(labelled)  # noqa: S704
 
 
+def _in_fours(text: str, separator: str) -> str:
+    return separator.join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
 def grouped_secret(secret: str) -> str:
     """The secret in groups of four, as it is easiest to type into an app by hand."""
-    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return _in_fours(secret, " ")
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
@@ -131,21 +135,31 @@ def remaining_recovery_codes(user: User) -> int:
     )
 
 
+def _refuse_unless_allowed_to_try(user: User) -> None:
+    if failure_throttle().is_blocked(code=str(user.id)):
+        raise DomainError(TOO_MANY_CODES, field="code")
+
+
+def _code_refused(user: User, message: str, client: Client, action: str | None) -> DomainError:
+    """Count a wrong code against the user's limit, audit it as `action` (if any), and give
+    the refusal to raise."""
+    failure_throttle().record_failure(code=str(user.id))
+    if action:
+        record_event(action, client, user=user)
+    return DomainError(message, field="code")
+
+
 def check_code(user: User, code: str, client: Client, now: datetime) -> None:
     """Accept a current TOTP code of the user, or one of their unused recovery codes; refuse
     anything else with a DomainError on the `code` field. A code already used (a replay) is
     refused and audited; failures are throttled per user."""
-    throttle = failure_throttle()
-    if throttle.is_blocked(code=str(user.id)):
-        raise DomainError(TOO_MANY_CODES, field="code")
+    _refuse_unless_allowed_to_try(user)
     code = _normalised(code)
     step = _matching_step(user.totp_secret, code, now)
     if step is not None:
         if _claim_step(user, step):
             return
-        throttle.record_failure(code=str(user.id))
-        record_event("totp_replayed", client, user=user)
-        raise DomainError(USED_CODE, field="code")
+        raise _code_refused(user, USED_CODE, client, "totp_replayed")
     if len(code) == RECOVERY_CODE_LENGTH:
         recovered = _use_recovery_code(user, code, now)
         if recovered:
@@ -153,12 +167,10 @@ def check_code(user: User, code: str, client: Client, now: datetime) -> None:
             record_event("recovery_code_used", client, user=user, detail=f"残り{remaining}個")
             return
         if recovered is False:
-            throttle.record_failure(code=str(user.id))
-            record_event("recovery_code_replayed", client, user=user)
-            raise DomainError("このリカバリーコードは既に使われています。", field="code")
-    throttle.record_failure(code=str(user.id))
-    record_event("code_failed", client, user=user)
-    raise DomainError(WRONG_CODE, field="code")
+            raise _code_refused(
+                user, "このリカバリーコードは既に使われています。", client, "recovery_code_replayed"
+            )
+    raise _code_refused(user, WRONG_CODE, client, "code_failed")
 
 
 def confirm_identity(
@@ -187,7 +199,7 @@ def _new_recovery_codes(user: User, now: datetime) -> list[str]:
 
 
 def formatted_recovery_code(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+    return _in_fours(code, "-")
 
 
 def enable_two_factor(user: User, code: str, client: Client, now: datetime) -> list[str]:
@@ -198,15 +210,14 @@ def enable_two_factor(user: User, code: str, client: Client, now: datetime) -> l
     secret = user.login_session.pending_totp_secret
     if secret is None:
         raise DomainError("設定の有効期限が切れました。もう一度QRコードを読み取ってください。")
-    throttle = failure_throttle()
-    if throttle.is_blocked(code=str(user.id)):
-        raise DomainError(TOO_MANY_CODES, field="code")
+    _refuse_unless_allowed_to_try(user)
     step = _matching_step(secret, _normalised(code), now)
     if step is None:
-        throttle.record_failure(code=str(user.id))
-        raise DomainError(
+        raise _code_refused(
+            user,
             "確認コードが正しくありません。アプリに表示されている6桁の数字を入力してください。",
-            field="code",
+            client,
+            action=None,  # nothing is protected yet: a typo while setting up is not an event
         )
     user.totp_secret = secret
     user.totp_last_step = step  # the code that confirmed the app cannot also log in

@@ -25,7 +25,7 @@ LAST_OWNER = "管理者が1人もいなくなるため、この変更はでき�
 def _lock(customer: Customer) -> None:
     """Serialise changes to the account's users, so that two owners demoting each other at
     once cannot leave the account without one."""
-    db.session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    db.session.refresh(customer, with_for_update=True)
 
 
 def _active_owners(customer: Customer) -> int:
@@ -41,7 +41,7 @@ def _active_owners(customer: Customer) -> int:
 
 
 def _refuse_losing_last_owner(user: User) -> None:
-    if user.role == Role.OWNER and user.is_active and _active_owners(user.customer) <= 1:
+    if user.is_owner and user.is_active and _active_owners(user.customer) <= 1:
         raise DomainError(LAST_OWNER)
 
 

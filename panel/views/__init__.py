@@ -1,6 +1,5 @@
 """Blueprints, and the helpers every view shares."""
 
-from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
@@ -11,6 +10,7 @@ from flask_wtf import FlaskForm
 from panel.extensions import db
 from panel.htmx import redirect_to
 from panel.models import Role
+from panel.models.types import utc_now
 from panel.services.audit import Client
 from panel.services.auth import recently_confirmed
 from panel.services.errors import DomainError
@@ -80,10 +80,6 @@ def pdf_response(content: bytes, ascii_name: str, name: str) -> Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def roles_required(*roles: str):

@@ -46,6 +46,11 @@ def own_login_page() -> str:
     return url_for("security.index" if current_user.is_owner else "security.own_login")
 
 
+@bp.context_processor
+def _own_login_page():
+    return {"own_login_page": own_login_page()}
+
+
 def _identity_form(prefix: str = "") -> IdentityForm:
     form = IdentityForm(prefix=prefix)
     if not current_user.has_two_factor:
@@ -57,10 +62,11 @@ def _code(form: IdentityForm) -> str | None:
     return form.code.data if "code" in form else None
 
 
-def _render_page(status: int = 200, **forms):
+def _render_page(**forms):
     """The page with the user's own login settings (and for the owner, the account's), with
     `forms` in place of fresh ones (a form that failed shows its errors)."""
     user = current_user
+    template = "security/own_login.html"
     context = {
         "password_form": PasswordChangeForm(prefix="password"),
         "disable_form": _identity_form("disable"),
@@ -69,18 +75,16 @@ def _render_page(status: int = 200, **forms):
         if user.has_two_factor
         else None,
     }
-    if not user.is_owner:
-        context.update(forms)
-        return render_template("security/own_login.html", **context), status
-    context.update(
-        network_form=AllowedNetworkForm(prefix="network"),
-        restriction_form=IpRestrictionForm(),
-        events=customer_events(user.customer, request.args.get("page", 1, type=int)),
-        event_labels=EVENT_LABELS,
-        client_address=current_client().ip_address,
-    )
-    context.update(forms)
-    return render_template("security/index.html", **context), status
+    if user.is_owner:
+        template = "security/index.html"
+        context.update(
+            network_form=AllowedNetworkForm(prefix="network"),
+            restriction_form=IpRestrictionForm(),
+            events=customer_events(user.customer, request.args.get("page", 1, type=int)),
+            event_labels=EVENT_LABELS,
+            client_address=current_client().ip_address,
+        )
+    return render_template(template, **context | forms)
 
 
 @bp.get("/security")
