@@ -27,7 +27,7 @@ def _bills(today) -> list[str]:
             customer,
             kind=BillKind.RENEWAL,
             payment_method=PaymentMethod.BANK_TRANSFER,
-            issued_on=today,
+            applied_on=today,
             due_date=today + timedelta(days=14),
             lines=[
                 LineDraft(

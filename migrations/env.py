@@ -32,9 +32,8 @@ def run_migrations_online() -> None:
         if connection.dialect.name == "sqlite":
             # Batch mode rebuilds a table by copying it and dropping the original, which the
             # foreign keys of rows pointing at it would refuse. The pragma only takes effect
-            # outside a transaction.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
+            # outside a transaction, so it goes straight to the driver's connection.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=db.metadata,

@@ -1,19 +1,31 @@
 """Operator commands: `demo seed`, `mail send`, `sandbox notify` (`db upgrade` is
 Flask-Migrate's)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from panel.database import writing
 from panel.extensions import db
 from panel.services.calendar import today_in_japan
 from panel.services.mail import deliver_outbox
+from panel.services.payments import IN_FLIGHT, reconcile_attempts
 
-demo = AppGroup("demo", help="Demo data.")
-mail = AppGroup("mail", help="The e-mail outbox.")
-sandbox = AppGroup("sandbox", help="The sandbox payment gateway.")
+
+class WritingGroup(AppGroup):
+    """Commands that write: their transactions take the write lock as requests' do (SQLite)."""
+
+    def invoke(self, ctx):
+        with writing():
+            return super().invoke(ctx)
+
+
+demo = WritingGroup("demo", help="Demo data.")
+mail = WritingGroup("mail", help="The e-mail outbox.")
+sandbox = WritingGroup("sandbox", help="The sandbox payment gateway.")
+payments = WritingGroup("payments", help="Payment attempts.")
 
 
 @demo.command("seed")
@@ -36,6 +48,24 @@ def send_command() -> None:
     """Deliver the outbox over SMTP; what fails is retried by a later run."""
     sent, failed = deliver_outbox(datetime.now(UTC))
     click.echo(f"sent {sent}, failed {failed} (will be retried)")
+
+
+@payments.command("reconcile")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=int(IN_FLIGHT.total_seconds()),
+    show_default=True,
+    help="Settle pending attempts at least this many seconds old (0 after a crash).",
+)
+def reconcile_command(older_than: int) -> None:
+    """Settle payment attempts a crash left pending (and 3-D Secure challenges left open), by
+    asking the gateway what became of each idempotency key."""
+    counts = reconcile_attempts(datetime.now(UTC), timedelta(seconds=older_than))
+    click.echo(
+        f"applied {counts['applied']} (money taken: the bill is paid), "
+        f"closed {counts['closed']} (nothing taken)"
+    )
 
 
 @sandbox.command("notify")
@@ -93,3 +123,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(mail)
     app.cli.add_command(sandbox)
+    app.cli.add_command(payments)

@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
 def from_environment() -> dict:
     """The app's configuration as a plain dict, read once when the app is created."""
     # Served over HTTPS (behind a TLS-terminating proxy, say): cookies only over HTTPS, and HSTS.
@@ -67,6 +72,11 @@ def from_environment() -> dict:
         ),
         # The payment gateway: "sandbox" (the embedded default) is the only one built in.
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "sandbox"),
+        # The sandbox answers charges after this many seconds, as a slow provider would.
+        "SANDBOX_ANSWER_DELAY_SECONDS": _float("SANDBOX_ANSWER_DELAY_SECONDS", 0),
+        # The sandbox ends the process right after a charge, before the panel records it (a
+        # crash, to try `flask payments reconcile`). Never on in production: sandbox only.
+        "SANDBOX_STOP_AFTER_CHARGE": _bool("SANDBOX_STOP_AFTER_CHARGE", False),
         # The key the gateway signs its notifications with. Empty: derived from SECRET_KEY,
         # which is what the sandbox (and `flask sandbox notify`) use.
         "PAYMENT_WEBHOOK_SECRET": os.environ.get("PAYMENT_WEBHOOK_SECRET", ""),

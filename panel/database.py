@@ -1,23 +1,78 @@
-"""Database behaviour that must hold on every connection."""
+"""Database behaviour that must hold on every connection.
+
+SQLite has no row locks: `SELECT … FOR UPDATE` is a no-op there. So that it keeps the promises
+PostgreSQL keeps with row locks (one payment, one number, one owner left), a transaction that
+may write takes SQLite's one write lock when it begins (`BEGIN IMMEDIATE`), and waits for it up
+to `SQLITE_BUSY_TIMEOUT_MS`; writers then run one after the other, each seeing what the one
+before it committed. Transactions that only read begin deferred, so pages never wait for them.
+"""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
+from flask import current_app, has_request_context, request
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from panel.extensions import db
+
+#: How long a transaction waits for SQLite's write lock before it fails.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Requests that only read. Views that write while answering one say so with `@writes_on_get`.
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Set by `writing()` for work outside a request (commands, the daily job).
+_writing: ContextVar[bool] = ContextVar("writing", default=False)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Work outside a request that writes: its transactions take the write lock (SQLite)."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def writes_on_get(view):
+    """Mark a view that writes although it answers GET (a PDF stored when first issued, a
+    payment applied on the return from a provider)."""
+    view.writes_on_get = True
+    return view
+
+
+def _takes_write_lock() -> bool:
+    if not has_request_context():
+        return _writing.get()
+    if request.method not in READING_METHODS:
+        return True
+    view = request.url_rule and current_app.view_functions.get(request.url_rule.endpoint)
+    return bool(getattr(view, "writes_on_get", False))
 
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
+        # pysqlite begins transactions itself, lazily and only deferred; we begin them instead
+        # (see `_begin_sqlite`), which also makes SAVEPOINT work.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # SQLite ignores foreign keys unless asked, per connection; PostgreSQL always checks.
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL: readers never block the writer, so requests served at once don't stall.
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _takes_write_lock() else "BEGIN")
 
 
 def dialect_insert(table: Table):

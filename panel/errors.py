@@ -4,6 +4,7 @@ from flask import Flask, flash, render_template, url_for
 from flask_wtf.csrf import CSRFError
 
 from panel.htmx import is_partial_request, redirect_to
+from panel.transactions import discard_request_changes
 
 MESSAGES = {
     400: ("リクエストが正しくありません", "入力内容をご確認のうえ、もう一度お試しください。"),
@@ -24,6 +25,9 @@ def refusal_page(title: str, message: str, status: int):
 
 
 def _error_page(status: int):
+    # Roll back first: the page itself reads the database (the navigation), which a failed
+    # flush would otherwise refuse, turning the error page into a second error.
+    discard_request_changes()
     return refusal_page(*MESSAGES[status], status)
 
 
@@ -33,6 +37,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _form_expired(error):
+        discard_request_changes()
         # The usual cause is an expired session: htmx goes to the login page rather than
         # swapping an error into the middle of a page.
         if is_partial_request():

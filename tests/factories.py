@@ -1,6 +1,5 @@
 """Build customers, plans and contracts in one line each; everything is committed."""
 
-import secrets
 from datetime import date
 
 from panel.extensions import db
@@ -10,7 +9,8 @@ from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
 from panel.services.calendar import today_in_japan
-from panel.services.renewal import Selection, apply_renewal
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import Selection
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
@@ -154,7 +154,7 @@ def renewal_bill(
         [Selection(contract.id, months, contract.plan_id) for contract in contracts],
         month_end=False,
         payment_method=method,
-        application_token=secrets.token_hex(8),
+        application_token=new_application_token(customer),
         today=today or today_in_japan(),
     )
     db.session.commit()

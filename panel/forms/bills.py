@@ -5,7 +5,7 @@ import unicodedata
 from datetime import date, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, StringField
+from wtforms import DateField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Regexp
 
@@ -84,8 +84,6 @@ class CardForm(FlaskForm):
         filters=[normalised],
         validators=[InputRequired("セキュリティコードを入力してください。"), Length(max=4)],
     )
-    #: one per form shown: a double submit is one charge
-    payment_token = HiddenField(validators=[InputRequired(), Length(max=64)])
 
     def expiry_month_year(self) -> tuple[int, int]:
         month, year = EXPIRY.match(self.expiry.data).groups()

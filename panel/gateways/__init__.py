@@ -7,6 +7,7 @@ the sandbox (`panel.gateways.sandbox`); a real provider plugs in behind the same
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -43,6 +44,27 @@ class Charge:
     card: CardToken | None = None
 
 
+class ChargeStatus(StrEnum):
+    """What became of a charge, as the gateway knows it by its idempotency key."""
+
+    SUCCEEDED = "succeeded"  #: the money was taken
+    REQUIRES_ACTION = "requires_action"  #: waiting for the cardholder (3-D Secure challenge)
+    DECLINED = "declined"  #: refused (card company, failed authentication); nothing taken
+    CANCELLED = "cancelled"  #: cancelled before completion; it can never be taken
+    NOT_FOUND = "not_found"  #: the gateway never received a charge with this key
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    """A charge's state: the money taken, the page where the cardholder must authenticate, or
+    why it was declined (a message for the customer)."""
+
+    status: ChargeStatus
+    charge: Charge | None = None
+    action_url: str | None = None
+    decline_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class StoreSlip:
     """A convenience-store payment number and where and until when it can be paid."""
@@ -72,6 +94,11 @@ class InvalidNotification(Exception):
     """A notification that is unsigned, badly signed, stale or malformed."""
 
 
+class GatewayUnavailable(Exception):
+    """The gateway did not answer (timeout, connection lost): what became of the request is
+    unknown until it is asked again by the idempotency key."""
+
+
 class PaymentGateway(Protocol):
     #: recorded with every payment; with the event ID it makes a payment unique
     name: str
@@ -81,16 +108,33 @@ class PaymentGateway(Protocol):
     def tokenise_card(self, card: CardDetails, today: date) -> CardToken:
         """A token for the card, or `PaymentRefused` naming the field that is wrong."""
 
-    def charge_card(self, token: str, amount: int, order_ref: str, idempotency_key: str) -> Charge:
-        """Take `amount` from the card; the same idempotency key never charges twice."""
+    def charge_card(
+        self, token: str, amount: int, order_ref: str, idempotency_key: str, return_url: str
+    ) -> ChargeOutcome:
+        """Take `amount` from the card, or ask for 3-D Secure first (the cardholder is sent to
+        `action_url` and comes back to `return_url`). The same idempotency key never charges
+        twice: it answers with the first charge's outcome."""
+
+    def charge_outcome(self, idempotency_key: str) -> ChargeOutcome:
+        """What became of the charge or capture made with this key (`NOT_FOUND` if none)."""
+
+    def cancel_charge(self, idempotency_key: str) -> ChargeOutcome:
+        """Make sure the charge with this key is never taken: cancelled unless it already
+        succeeded or was declined, whose outcome is then returned."""
 
     def paypal_approval_url(
         self, amount: int, order_ref: str, return_url: str, cancel_url: str
     ) -> str:
         """Where to send the customer to approve a PayPal payment."""
 
-    def capture_paypal(self, approval: str, amount: int, order_ref: str) -> Charge:
-        """Complete the PayPal payment the customer approved (what came back on the return)."""
+    def paypal_order_id(self, approval: str) -> str:
+        """The order an approval (what came back on the return) is for, or `PaymentRefused`."""
+
+    def capture_paypal(
+        self, approval: str, amount: int, order_ref: str, idempotency_key: str
+    ) -> ChargeOutcome:
+        """Complete the PayPal payment the customer approved; an order is captured once, and
+        the same idempotency key answers with the first capture's outcome."""
 
     def issue_store_payment(self, amount: int, order_ref: str, expires_on: date) -> StoreSlip:
         """A payment number the customer pays at a convenience store."""
@@ -112,4 +156,8 @@ def init_payment_gateway(app: Flask) -> None:
         raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}; only 'sandbox' is built in")
     from panel.gateways.sandbox import SandboxGateway
 
-    app.extensions["payment_gateway"] = SandboxGateway(app.config["PAYMENT_WEBHOOK_SECRET"])
+    app.extensions["payment_gateway"] = SandboxGateway(
+        app.config["PAYMENT_WEBHOOK_SECRET"],
+        answer_delay=app.config["SANDBOX_ANSWER_DELAY_SECONDS"],
+        stop_after_charge=app.config["SANDBOX_STOP_AFTER_CHARGE"],
+    )

@@ -1,8 +1,14 @@
 """The sandbox gateway: behaves like a real provider, with no money and no outside calls.
 
 - Cards: the test numbers in `TEST_CARDS` are approved, `DECLINED_CARD` is declined; a number
-  of another brand or failing the Luhn check is refused. Tokens and PayPal approvals are signed
-  with the gateway's secret, so the sandbox keeps no state and several workers agree.
+  of another brand or failing the Luhn check is refused. `AUTHENTICATED_CARD` asks for 3-D
+  Secure first (the sandbox's own challenge page), and `FAILS_AUTHENTICATION_CARD` always fails
+  it. Tokens and PayPal approvals are signed with the gateway's secret.
+- Every charge and capture is remembered by its idempotency key (`SandboxCharge`, written on a
+  connection of its own, so it outlives the panel's transaction), as a real provider remembers
+  it: the same key answers with the first outcome, and the panel can ask for it later.
+- It can answer slowly (`answer_delay`), and be told to stop the process right after a charge
+  (`stop_after_charge`), to try the panel's recovery from a crash between charge and commit.
 - PayPal: an approval page of its own (`panel.views.sandbox`) that returns to the panel.
 - Bank transfers and convenience stores: `flask --app wsgi sandbox notify` sends the signed
   notification a provider would send, as often as asked.
@@ -14,7 +20,9 @@ t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, refused when older than fiv
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,17 +30,24 @@ from datetime import date, datetime, timedelta
 
 from flask import url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
 
+from panel.database import dialect_insert
+from panel.extensions import db
 from panel.gateways import (
     CardDetails,
     CardToken,
     Charge,
+    ChargeOutcome,
+    ChargeStatus,
     InvalidNotification,
     Notification,
     PaymentRefused,
     StoreSlip,
 )
 from panel.models.bills import PaymentMethod
+from panel.models.sandbox import SandboxCharge
+from panel.models.types import utc_now
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 #: A notification signed longer ago than this is refused (a replayed capture, say).
@@ -47,6 +62,20 @@ TEST_CARDS = {
 }
 #: A VISA test number the card company declines.
 DECLINED_CARD = "4000000000000002"
+#: A VISA test number that asks for 3-D Secure; authenticating then approves the charge.
+AUTHENTICATED_CARD = "4000000000003220"
+#: A VISA test number that asks for 3-D Secure, and whose authentication always fails.
+FAILS_AUTHENTICATION_CARD = "4000008400001629"
+#: The process exit status when told to stop after a charge.
+STOPPED_AFTER_CHARGE = 75
+
+DECLINED = (
+    "カード会社により決済が承認されませんでした。"
+    "別のカードをお使いいただくか、カード会社にお問い合わせください。"
+)
+AUTHENTICATION_FAILED = "カード会社の本人認証(3-Dセキュア)に失敗しました。"
+AUTHENTICATION_ABANDONED = "本人認証(3-Dセキュア)が中止されました。"
+CANCELLED = "お支払の手続きの有効期限が切れました。もう一度お手続きください。"
 
 #: Chains that take the sandbox's payment numbers. (The source document also lists サークルK
 #: サンクス, which became FamilyMart in 2018.)
@@ -94,16 +123,76 @@ def sign(secret: str, body: bytes, now: datetime) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
+def _event_id(idempotency_key: str) -> str:
+    return f"ch_{hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]}"
+
+
+def _outcome(row: SandboxCharge | None) -> ChargeOutcome:
+    if row is None:
+        return ChargeOutcome(ChargeStatus.NOT_FOUND)
+    status = ChargeStatus(row.status)
+    if status == ChargeStatus.SUCCEEDED:
+        card = (
+            CardToken("", row.card_brand, row.card_last4, row.card_expiry)
+            if row.card_brand
+            else None
+        )
+        return ChargeOutcome(status, charge=Charge(row.event_id, row.amount, card))
+    if status == ChargeStatus.REQUIRES_ACTION:
+        return ChargeOutcome(
+            status, action_url=url_for("sandbox.challenge", challenge=row.challenge)
+        )
+    return ChargeOutcome(status, decline_reason=row.decline_reason)
+
+
 class SandboxGateway:
     name = "sandbox"
     stores = STORES
     #: shown under the card form, so that anyone trying the panel can pay
-    test_cards = {**TEST_CARDS, "承認されないカード": DECLINED_CARD}
+    test_cards = {
+        **TEST_CARDS,
+        "本人認証(3-Dセキュア)あり": AUTHENTICATED_CARD,
+        "本人認証に失敗するカード": FAILS_AUTHENTICATION_CARD,
+        "承認されないカード": DECLINED_CARD,
+    }
 
-    def __init__(self, secret: str):
+    def __init__(self, secret: str, answer_delay: float = 0, stop_after_charge: bool = False):
         self._secret = secret
         self._tokens = URLSafeSerializer(secret, salt="sandbox-card-token")
         self._approvals = URLSafeSerializer(secret, salt="sandbox-paypal-approval")
+        self._answer_delay = answer_delay
+        self._stop_after_charge = stop_after_charge
+
+    # What the sandbox remembers, on a connection of its own
+
+    def _remember(self, **charge) -> SandboxCharge:
+        """Store a charge unless its key (or its PayPal order) is known; the stored one."""
+        table = SandboxCharge.__table__
+        with db.engine.begin() as connection:
+            inserted = connection.execute(
+                dialect_insert(table)
+                .values(created_at=utc_now(), **charge)
+                .on_conflict_do_nothing()
+                .returning(table.c.idempotency_key)
+            ).first()
+        row = self._charge(charge["idempotency_key"])
+        if row is None and charge.get("paypal_order_id"):  # the order captured by another key
+            row = self._row(SandboxCharge.paypal_order_id == charge["paypal_order_id"])
+        if inserted and self._stop_after_charge and row.status == ChargeStatus.SUCCEEDED:
+            os._exit(STOPPED_AFTER_CHARGE)  # as a crash would, before the panel records it
+        return row
+
+    def _row(self, condition) -> SandboxCharge | None:
+        with db.engine.connect() as connection:
+            found = connection.execute(select(SandboxCharge.__table__).where(condition)).first()
+        return SandboxCharge(**found._mapping) if found else None
+
+    def _charge(self, idempotency_key: str) -> SandboxCharge | None:
+        return self._row(SandboxCharge.idempotency_key == idempotency_key)
+
+    def _answer_slowly(self) -> None:
+        if self._answer_delay:
+            time.sleep(self._answer_delay)
 
     # Cards
 
@@ -130,29 +219,110 @@ class SandboxGateway:
             )
         last4 = number[-4:]
         expiry = f"{card.expiry_month:02d}/{card.expiry_year % 100:02d}"
+        authentication = {AUTHENTICATED_CARD: "passes", FAILS_AUTHENTICATION_CARD: "fails"}
         token = self._tokens.dumps(
-            {"brand": brand, "last4": last4, "expiry": expiry, "declines": number == DECLINED_CARD}
+            {
+                "brand": brand,
+                "last4": last4,
+                "expiry": expiry,
+                "declines": number == DECLINED_CARD,
+                "authentication": authentication.get(number),
+            }
         )
         return CardToken(token=f"tok_{token}", brand=brand, last4=last4, expiry=expiry)
 
-    def charge_card(self, token: str, amount: int, order_ref: str, idempotency_key: str) -> Charge:
+    def charge_card(
+        self, token: str, amount: int, order_ref: str, idempotency_key: str, return_url: str
+    ) -> ChargeOutcome:
         try:
             card = self._tokens.loads(token.removeprefix("tok_"))
         except BadSignature:
             raise PaymentRefused(
                 "カード情報を確認できませんでした。もう一度入力してください。"
             ) from None
-        if card["declines"]:
-            raise PaymentRefused(
-                "カード会社により決済が承認されませんでした。"
-                "別のカードをお使いいただくか、カード会社にお問い合わせください。"
-            )
-        key = hashlib.sha256(f"{order_ref}:{idempotency_key}".encode()).hexdigest()[:24]
-        return Charge(
-            event_id=f"ch_{key}",
+        self._answer_slowly()
+        if card.get("declines"):
+            status, reason = ChargeStatus.DECLINED, DECLINED
+        elif card.get("authentication"):
+            status, reason = ChargeStatus.REQUIRES_ACTION, None
+        else:
+            status, reason = ChargeStatus.SUCCEEDED, None
+        row = self._remember(
+            idempotency_key=idempotency_key,
+            kind="card",
+            order_ref=order_ref,
             amount=amount,
-            card=CardToken(token, card["brand"], card["last4"], card["expiry"]),
+            status=status,
+            event_id=_event_id(idempotency_key),
+            card_brand=card["brand"],
+            card_last4=card["last4"],
+            card_expiry=card["expiry"],
+            challenge=secrets.token_urlsafe(16) if card.get("authentication") else None,
+            fails_authentication=card.get("authentication") == "fails",
+            return_url=return_url,
+            decline_reason=reason,
         )
+        return _outcome(row)
+
+    def charge_outcome(self, idempotency_key: str) -> ChargeOutcome:
+        return _outcome(self._charge(idempotency_key))
+
+    def cancel_charge(self, idempotency_key: str) -> ChargeOutcome:
+        table = SandboxCharge.__table__
+        with db.engine.begin() as connection:
+            # A key no charge has arrived with yet is spent, so one arriving late is refused.
+            connection.execute(
+                dialect_insert(table)
+                .values(
+                    idempotency_key=idempotency_key,
+                    kind="unknown",
+                    order_ref="",
+                    amount=0,
+                    status=ChargeStatus.CANCELLED,
+                    event_id=_event_id(idempotency_key),
+                    decline_reason=CANCELLED,
+                    created_at=utc_now(),
+                )
+                .on_conflict_do_nothing()
+            )
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.idempotency_key == idempotency_key,
+                    table.c.status == ChargeStatus.REQUIRES_ACTION,
+                )
+                .values(status=ChargeStatus.CANCELLED, decline_reason=CANCELLED)
+            )
+        return _outcome(self._charge(idempotency_key))
+
+    # The 3-D Secure challenge (the sandbox's own page plays the card company's)
+
+    def read_challenge(self, challenge: str) -> SandboxCharge | None:
+        return self._row(SandboxCharge.challenge == challenge)
+
+    def complete_challenge(self, challenge: str, authenticated: bool) -> str | None:
+        """The cardholder authenticated (or gave up): the charge succeeds, or is declined when
+        authentication fails. Where to send the cardholder back to; None once it is over."""
+        row = self.read_challenge(challenge)
+        if row is None or row.status != ChargeStatus.REQUIRES_ACTION:
+            return None
+        if not authenticated:
+            status, reason = ChargeStatus.DECLINED, AUTHENTICATION_ABANDONED
+        elif row.fails_authentication:
+            status, reason = ChargeStatus.DECLINED, AUTHENTICATION_FAILED
+        else:
+            status, reason = ChargeStatus.SUCCEEDED, None
+        table = SandboxCharge.__table__
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.challenge == challenge,
+                    table.c.status == ChargeStatus.REQUIRES_ACTION,
+                )
+                .values(status=status, decline_reason=reason)
+            )
+        return row.return_url
 
     # PayPal
 
@@ -184,7 +354,12 @@ class SandboxGateway:
         separator = "&" if "?" in order["return_url"] else "?"
         return f"{order['return_url']}{separator}approval={approval}"
 
-    def capture_paypal(self, approval: str, amount: int, order_ref: str) -> Charge:
+    def paypal_order_id(self, approval: str) -> str:
+        return self.read_paypal_order(approval)["order_id"]
+
+    def capture_paypal(
+        self, approval: str, amount: int, order_ref: str, idempotency_key: str
+    ) -> ChargeOutcome:
         order = self.read_paypal_order(approval)
         if not order["approved"] or order["order_ref"] != order_ref:
             raise PaymentRefused("PayPalのお支払が承認されていません。")
@@ -193,7 +368,17 @@ class SandboxGateway:
                 "ご請求金額が変わったため、PayPalのお支払を完了できませんでした。"
                 "もう一度お手続きください。"
             )
-        return Charge(event_id=order["order_id"], amount=amount)
+        self._answer_slowly()
+        row = self._remember(
+            idempotency_key=idempotency_key,
+            kind="paypal",
+            order_ref=order_ref,
+            amount=amount,
+            status=ChargeStatus.SUCCEEDED,
+            event_id=order["order_id"],
+            paypal_order_id=order["order_id"],
+        )
+        return _outcome(row)
 
     # Convenience stores
 

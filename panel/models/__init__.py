@@ -7,8 +7,9 @@ from panel.models.customers import Customer, CustomerKind, Role, User
 from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceRequest
 from panel.models.domains import DomainPrice
 from panel.models.mail import OutboxMail
-from panel.models.payments import Payment, StorePayment, TransferNotice
+from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
+from panel.models.sandbox import SandboxCharge
 from panel.models.security import AllowedNetwork, RecoveryCode
 from panel.models.sessions import LoginSession
 from panel.models.staff import StaffMember
@@ -30,9 +31,11 @@ __all__ = [
     "OutboxMail",
     "PaperInvoiceRequest",
     "Payment",
+    "PaymentAttempt",
     "Plan",
     "PlanPrice",
     "RecoveryCode",
+    "SandboxCharge",
     "Role",
     "StaffMember",
     "StorePayment",

@@ -75,7 +75,9 @@ class Bill(db.Model):
         one_of("status", BillStatus),
         one_of("payment_method", PaymentMethod),
         one_of("kind", BillKind),
-        CheckConstraint("due_date >= issued_on", name="due_after_issue"),
+        # One bill per confirm form of a customer (the token is made for that customer).
+        UniqueConstraint("customer_id", "application_token"),
+        CheckConstraint("due_date >= applied_on", name="due_after_application"),
         CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"),
         CheckConstraint(
             "(status = 'cancelled') = (cancelled_at IS NOT NULL)",
@@ -94,12 +96,12 @@ class Bill(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=BillStatus.AWAITING_PAYMENT)
     #: the payment method chosen at application time
     payment_method: Mapped[str] = mapped_column(String(20))
-    #: the Japan date of the application (取引日)
-    issued_on: Mapped[date]
+    #: the Japan date of the application (お申込日; the invoice's 取引日)
+    applied_on: Mapped[date]
     #: お支払期限日: the last Japan date on which payment is accepted
     due_date: Mapped[date]
     #: the one-time token of the confirm form that applied: a double submit finds this bill
-    application_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    application_token: Mapped[str | None] = mapped_column(String(64))
     #: when the application was made
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     #: when the payment was applied; set exactly when the status is paid

@@ -1,6 +1,7 @@
 """Money received (お支払), transfer notices (振込連絡) and convenience-store payment slips."""
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -107,3 +108,59 @@ class StorePayment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     bill: Mapped[Bill] = relationship()
+
+
+class AttemptState(StrEnum):
+    PENDING = "pending"  #: written before the gateway call; its outcome is not known yet
+    REQUIRES_ACTION = "requires_action"  #: the cardholder is asked to authenticate (3-D Secure)
+    SUCCEEDED = "succeeded"  #: the money was taken and applied to the bill
+    FAILED = "failed"  #: declined or failed authentication: nothing was taken
+    EXPIRED = "expired"  #: abandoned or lost, and cancelled at the gateway: nothing was taken
+
+
+#: Attempts whose outcome is still open: the bill takes no new attempt while one is.
+UNSETTLED_ATTEMPT_STATES = (AttemptState.PENDING, AttemptState.REQUIRES_ACTION)
+
+
+class PaymentAttempt(db.Model):
+    """Money about to leave through a provider (card charge, PayPal capture), written down and
+    committed before the provider is called, so a crash between the two is found and settled
+    (`flask payments reconcile`) by asking the provider about the idempotency key."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        UniqueConstraint("bill_id", "sequence"),
+        one_of("method", PaymentMethod),
+        one_of("state", AttemptState),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the bill the money pays
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    #: 1 for the bill's first attempt, then 2, 3, ...
+    sequence: Mapped[int]
+    #: card or paypal
+    method: Mapped[str] = mapped_column(String(20))
+    #: yen to take
+    amount: Mapped[int]
+    #: sent to the provider: the same key never moves money twice
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    #: pending, requires_action, succeeded, failed or expired
+    state: Mapped[str] = mapped_column(String(20), default=AttemptState.PENDING, index=True)
+    #: the provider's order this attempt captures (PayPal), so a second return finds it
+    provider_order_id: Mapped[str | None] = mapped_column(String(100))
+    #: where the cardholder authenticates (3-D Secure), while the attempt requires it
+    action_url: Mapped[str | None] = mapped_column(String(500))
+    #: why it failed, for the customer
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    #: when it was written, before the provider was called
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    #: when its outcome was settled
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    bill: Mapped[Bill] = relationship()
+
+    @property
+    def is_unsettled(self) -> bool:
+        return self.state in UNSETTLED_ATTEMPT_STATES

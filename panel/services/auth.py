@@ -114,7 +114,7 @@ def authenticate(login_id: str, password: str, client: Client) -> User:
     throttle = failure_throttle()
     if throttle.is_blocked(**_login_keys(login_id, client)):
         record_event("login_failed", client, detail=f"{login_id}(試行回数の上限)")
-        raise DomainError(TOO_MANY_ATTEMPTS)
+        raise DomainError(TOO_MANY_ATTEMPTS, keeps_record=True)
     user = db.session.scalar(select(User).where(User.login_id == login_id))
     password_right = password_matches(user, password)
     if (
@@ -124,11 +124,11 @@ def authenticate(login_id: str, password: str, client: Client) -> User:
     ):
         throttle.record_failure(**_login_keys(login_id, client))
         record_event("login_refused_address", client, user=user, detail=login_id)
-        raise DomainError(ADDRESS_REFUSED.format(client.ip_address))
+        raise DomainError(ADDRESS_REFUSED.format(client.ip_address), keeps_record=True)
     if not password_right or not user.is_active:
         throttle.record_failure(**_login_keys(login_id, client))
         record_event("login_failed", client, user=user, detail=login_id)
-        raise DomainError(WRONG_CREDENTIALS)
+        raise DomainError(WRONG_CREDENTIALS, keeps_record=True)
     return user
 
 
@@ -141,7 +141,7 @@ def check_password(user: User, password: str, client: Client) -> None:
     if not password_matches(user, password):
         throttle.record_failure(**keys)
         record_event("password_refused", client, user=user)
-        raise DomainError("パスワードが正しくありません。", field="password")
+        raise DomainError("パスワードが正しくありません。", field="password", keeps_record=True)
 
 
 @lru_cache(maxsize=1)

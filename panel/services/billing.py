@@ -19,6 +19,7 @@ from panel.models import (
     Customer,
     OutboxMail,
     Payment,
+    PaymentAttempt,
     StorePayment,
     TransferNotice,
     User,
@@ -30,6 +31,7 @@ from panel.models.bills import (
     BillStatus,
     PaymentMethod,
 )
+from panel.models.payments import AttemptState
 from panel.services.audit import Client, record_event
 from panel.services.errors import DomainError
 from panel.services.mail import queue_mail
@@ -52,7 +54,7 @@ RESEND_INTERVAL = timedelta(minutes=5)
 MAX_TRANSFER_AMOUNT = 10_000_000
 
 
-def allocate_bill_no(issued_on: date) -> str:
+def allocate_bill_no(day: date) -> str:
     """The next bill No. for a day: the date and a daily sequence, e.g. 20261121-0001.
 
     One upsert hands out the number, so concurrent applications never get the same one and a
@@ -61,7 +63,7 @@ def allocate_bill_no(issued_on: date) -> str:
     table = BillNumberCounter.__table__
     statement = (
         dialect_insert(table)
-        .values(issued_on=issued_on, last_number=1)
+        .values(issued_on=day, last_number=1)
         .on_conflict_do_update(
             index_elements=[table.c.issued_on],
             set_={"last_number": table.c.last_number + 1},
@@ -69,7 +71,7 @@ def allocate_bill_no(issued_on: date) -> str:
         .returning(table.c.last_number)
     )
     number = db.session.execute(statement).scalar_one()
-    return f"{issued_on:%Y%m%d}-{number:04d}"
+    return f"{day:%Y%m%d}-{number:04d}"
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,18 @@ def create_bill(
     *,
     kind: str,
     payment_method: str,
-    issued_on: date,
+    applied_on: date,
     due_date: date,
     lines: list[LineDraft],
 ) -> Bill:
     """A new bill awaiting payment, with its lines numbered in order."""
     bill = Bill(
-        bill_no=allocate_bill_no(issued_on),
+        bill_no=allocate_bill_no(applied_on),
         customer=customer,
         kind=kind,
         status=BillStatus.AWAITING_PAYMENT,
         payment_method=payment_method,
-        issued_on=issued_on,
+        applied_on=applied_on,
         due_date=due_date,
         lines=[
             BillLine(position=position, **asdict(draft))
@@ -236,7 +238,7 @@ def list_bills(customer: Customer, status: str | None, page: int):
         select(Bill)
         .options(selectinload(Bill.lines))
         .where(Bill.customer_id == customer.id)
-        .order_by(Bill.issued_on.desc(), Bill.id.desc())
+        .order_by(Bill.applied_on.desc(), Bill.id.desc())
     )
     if status is not None:
         statement = statement.where(Bill.status == status)
@@ -310,15 +312,54 @@ def lock_bill(bill: Bill) -> Bill:
     return bill
 
 
-def lock_awaiting_bill(bill: Bill) -> Bill:
-    """`bill` locked and re-read for a change, or a refusal when it no longer awaits payment:
-    a paid or cancelled bill accepts no action."""
-    lock_bill(bill)
+def refuse_unless_awaiting(bill: Bill) -> None:
+    """A paid or cancelled bill accepts no action."""
     if bill.status == BillStatus.PAID:
         raise DomainError("このご請求はお支払済みです。")
     if bill.status == BillStatus.CANCELLED:
         raise DomainError("このご請求は取り消されています。")
+
+
+def lock_awaiting_bill(bill: Bill) -> Bill:
+    """`bill` locked and re-read for a change, or a refusal when it no longer awaits payment."""
+    lock_bill(bill)
+    refuse_unless_awaiting(bill)
     return bill
+
+
+def refuse_while_paying(bill: Bill) -> None:
+    """No change to a bill while money for it may be on its way through the gateway."""
+    in_flight = db.session.scalar(
+        select(PaymentAttempt.id).where(
+            PaymentAttempt.bill_id == bill.id, PaymentAttempt.state == AttemptState.PENDING
+        )
+    )
+    if in_flight is not None:
+        raise DomainError(
+            "お支払の処理中のため、この操作はできません。お支払の結果が出てから、もう一度お試しください。"
+        )
+
+
+#: The only ways a bill's status changes, and the timestamp each one sets.
+BILL_STATUS_CHANGES = {
+    (BillStatus.AWAITING_PAYMENT, BillStatus.PAID): "paid_at",
+    (BillStatus.AWAITING_PAYMENT, BillStatus.CANCELLED): "cancelled_at",
+}
+
+
+def change_bill_status(bill: Bill, status: BillStatus, now: datetime) -> None:
+    """Move `bill` to `status` (paid or cancelled) from awaiting payment, the one status either
+    may be reached from, in one conditional UPDATE: whatever else raced for the bill, exactly
+    one change wins, and the others are refused with what the bill has become."""
+    timestamp = BILL_STATUS_CHANGES[(BillStatus.AWAITING_PAYMENT, status)]
+    changed = db.session.execute(
+        update(Bill)
+        .where(Bill.id == bill.id, Bill.status == BillStatus.AWAITING_PAYMENT)
+        .values({"status": status, timestamp: now})
+    ).rowcount
+    db.session.refresh(bill)
+    if changed != 1:
+        refuse_unless_awaiting(bill)
 
 
 def change_payment_method(bill: Bill, method: str) -> Bill:
@@ -326,6 +367,7 @@ def change_payment_method(bill: Bill, method: str) -> Bill:
     if method not in CUSTOMER_PAYMENT_METHODS:
         raise DomainError("お支払方法を選択してください。", field="method")
     lock_awaiting_bill(bill)
+    refuse_while_paying(bill)
     if method == bill.payment_method:
         return bill
     for line in [line for line in bill.lines if line.kind == BillLineKind.CONVENIENCE_STORE_FEE]:
@@ -356,7 +398,7 @@ def record_transfer_notice(
         raise DomainError("振込連絡は、お支払方法が銀行振込のご請求でご利用いただけます。")
     if transferred_on > today:
         raise DomainError("振込日に未来の日付は指定できません。", field="transferred_on")
-    if transferred_on < bill.issued_on:
+    if transferred_on < bill.applied_on:
         raise DomainError("振込日はお申込日以降の日付を入力してください。", field="transferred_on")
     if not 0 < amount <= MAX_TRANSFER_AMOUNT:
         raise DomainError("振込金額を正しく入力してください。", field="amount")
@@ -379,14 +421,8 @@ def cancel_bill(bill: Bill, now: datetime, by: User | None, client: Client) -> B
     racing the cancellation leaves one consistent state: paid, or cancelled with the money
     kept for staff."""
     lock_awaiting_bill(bill)
-    cancelled = db.session.execute(
-        update(Bill)
-        .where(Bill.id == bill.id, Bill.status == BillStatus.AWAITING_PAYMENT)
-        .values(status=BillStatus.CANCELLED, cancelled_at=now)
-    ).rowcount
-    if cancelled != 1:
-        raise DomainError("このご請求はお支払済みです。")
-    db.session.refresh(bill)
+    refuse_while_paying(bill)
+    change_bill_status(bill, BillStatus.CANCELLED, now)
     queue_cancellation_mail(bill)
     record_event(
         "bill_cancelled",

@@ -34,11 +34,11 @@ from panel.services.billing import (
 from panel.services.calendar import JAPAN, add_months
 from panel.services.contracts import last_renewable_day
 from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
-from panel.services.renewal import (
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import (
     MAX_DAYS_TO_PAY,
     QuotedRenewal,
     Selection,
-    apply_renewal,
     renewal_line,
 )
 
@@ -181,7 +181,7 @@ def _mails_sent(bill: Bill, at: datetime) -> None:
 
 
 def _past_renewal(
-    contracts: list[tuple[Contract, int]], method: str, issued_on: date, paid: bool = True
+    contracts: list[tuple[Contract, int]], method: str, applied_on: date, paid: bool = True
 ) -> Bill:
     """A renewal bill of the past: one that was paid brought each contract to the renewal date
     it has now; one that was not would have extended it from there."""
@@ -214,21 +214,21 @@ def _past_renewal(
         contracts[0][0].customer,
         kind=BillKind.RENEWAL,
         payment_method=method,
-        issued_on=issued_on,
+        applied_on=applied_on,
         due_date=min(
-            last_renewable_day(min(earlier_dates)), issued_on + timedelta(days=MAX_DAYS_TO_PAY)
+            last_renewable_day(min(earlier_dates)), applied_on + timedelta(days=MAX_DAYS_TO_PAY)
         ),
         lines=lines,
     )
     db.session.flush()
-    bill.created_at = _at(issued_on, 10)
+    bill.created_at = _at(applied_on, 10)
     queue_bill_mail(bill)
     db.session.flush()
     _mails_sent(bill, bill.created_at)
     return bill
 
 
-def _recent_renewal(contract: Contract, method: str, issued_on: date) -> Bill:
+def _recent_renewal(contract: Contract, method: str, applied_on: date) -> Bill:
     """A renewal applied a few days ago through the renewal page's own service, awaiting
     payment; its bill e-mail went out that day."""
     bill = apply_renewal(
@@ -236,10 +236,10 @@ def _recent_renewal(contract: Contract, method: str, issued_on: date) -> Bill:
         [Selection(contract_id=contract.id, months=12, plan_id=contract.plan_id)],
         month_end=False,
         payment_method=method,
-        application_token=f"demo-{contract.id}",
-        today=issued_on,
+        application_token=new_application_token(contract.customer),
+        today=applied_on,
     )
-    bill.created_at = _at(issued_on, 10)
+    bill.created_at = _at(applied_on, 10)
     _mails_sent(bill, bill.created_at)
     return bill
 
@@ -314,7 +314,7 @@ def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today
     bill = _recent_renewal(domain, PaymentMethod.CONVENIENCE_STORE, today - timedelta(days=1))
     slip = issue_store_payment(bill, today)
     db.session.flush()
-    slip.created_at = _at(bill.issued_on, 11)
+    slip.created_at = _at(bill.applied_on, 11)
 
 
 def _seed_individual(plans: dict[str, Plan], today: date) -> None:

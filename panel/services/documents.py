@@ -23,7 +23,7 @@ from panel.models.types import utc_now
 from panel.pdf import render_pdf
 from panel.services.billing import transfer_reference
 from panel.services.errors import DomainError
-from panel.services.renewal import RenewalQuote
+from panel.services.renewal.pricing import RenewalQuote
 
 REGISTRATION_NUMBER = re.compile(r"^T(\d)(\d{12})$")
 

@@ -4,25 +4,41 @@
 PayPal return, a bank or convenience-store notification, and (later) staff confirming receipt.
 """
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select
 
 from panel.database import dialect_insert
 from panel.extensions import db
-from panel.gateways import CardDetails, CardToken, Charge, Notification, payment_gateway
-from panel.models import Bill, Contract, Payment, StorePayment
+from panel.gateways import (
+    CardDetails,
+    CardToken,
+    Charge,
+    ChargeOutcome,
+    ChargeStatus,
+    GatewayUnavailable,
+    Notification,
+    payment_gateway,
+)
+from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
+from panel.models.payments import UNSETTLED_ATTEMPT_STATES, AttemptState
 from panel.services.audit import Client, record_event
 from panel.services.billing import (
     bill_no_of_transfer,
+    change_bill_status,
     lock_awaiting_bill,
     lock_bill,
     queue_payment_mail,
 )
 from panel.services.errors import DomainError
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,16 @@ class PaymentOutcome(StrEnum):
     APPLIED = "applied"  #: the money paid the bill
     DUPLICATE = "duplicate"  #: the event was already recorded; nothing changed
     FLAGGED = "flagged"  #: recorded, but it could not pay its bill: staff settle it
+    AUTHENTICATION_REQUIRED = "authentication_required"  #: the cardholder must authenticate
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What became of a payment the customer made: its outcome, and for 3-D Secure where the
+    cardholder authenticates."""
+
+    outcome: PaymentOutcome
+    action_url: str | None = None
 
 
 def _review_reason(bill: Bill | None, amount: int) -> str | None:
@@ -133,14 +159,7 @@ def apply_payment(
             at=now,
         )
         return PaymentOutcome.FLAGGED
-    paid = db.session.execute(
-        update(Bill)
-        .where(Bill.id == bill.id, Bill.status == BillStatus.AWAITING_PAYMENT)
-        .values(status=BillStatus.PAID, paid_at=now)
-    ).rowcount
-    if paid != 1:  # only reachable without row locks (SQLite): the database decides
-        raise DomainError("このご請求はすでにお支払済みか、取り消されています。")
-    db.session.refresh(bill)
+    change_bill_status(bill, BillStatus.PAID, now)
     _extend_contracts(bill)
     queue_payment_mail(bill)
     record_event(
@@ -153,9 +172,7 @@ def apply_payment(
     return PaymentOutcome.APPLIED
 
 
-def _apply_charge(
-    bill: Bill, charge: Charge, method: PaymentMethod, now: datetime, client: Client
-) -> PaymentOutcome:
+def _apply_charge(bill: Bill, charge: Charge, method: str, now: datetime, client: Client):
     """Money the gateway took at once (card, PayPal), applied to the bill it was taken for."""
     money = ReceivedMoney(
         provider=payment_gateway().name,
@@ -174,53 +191,240 @@ def _require_method(bill: Bill, method: PaymentMethod) -> None:
         raise DomainError("お支払方法が変更されています。ページを開き直してからお手続きください。")
 
 
+# Payment attempts: money that leaves through the gateway is written down before it moves.
+#
+# 1. Under the bill's lock, a `PaymentAttempt` with a stable idempotency key is written and
+#    committed (no attempt while another one of the bill is unsettled).
+# 2. The gateway is called with no transaction open, so no lock is held while it takes its time.
+# 3. Its answer is recorded in a second transaction: the payment applied, the attempt failed,
+#    or waiting for the cardholder (3-D Secure).
+# A crash between 2 and 3 leaves the attempt pending; it is settled by asking the gateway what
+# became of its key (`reconcile_attempts`, or the customer's next try), never by charging again.
+
+#: A pending attempt younger than this may still be waiting for the gateway's answer (which
+#: times out well before); an older one is lost, and is settled by asking the gateway.
+IN_FLIGHT = timedelta(seconds=30)
+#: A 3-D Secure challenge left open this long is abandoned: it is cancelled at the gateway.
+CHALLENGE_TIMEOUT = timedelta(minutes=30)
+
+PAYMENT_IN_PROGRESS = "お支払の処理中です。しばらくしてからページを開き直し、結果をご確認ください。"
+RESULT_UNKNOWN = (
+    "決済代行会社から応答がなく、お支払の結果を確認できませんでした。"
+    "二重に請求されることはありません。しばらくしてからページを開き直し、結果をご確認ください。"
+)
+
+
+def _call_gateway(call: Callable[..., Result], *args) -> Result:
+    """Call the gateway with no transaction open: what was written before is committed (the
+    attempt, above all), and no lock is held while the provider answers. The arguments are
+    plain values, read before the commit."""
+    db.session.commit()
+    try:
+        return call(*args)
+    except GatewayUnavailable:
+        raise DomainError(RESULT_UNKNOWN, keeps_record=True) from None
+
+
+def unsettled_attempt(bill: Bill) -> PaymentAttempt | None:
+    """The bill's attempt whose outcome is still open, if any (there is at most one)."""
+    return db.session.scalar(
+        select(PaymentAttempt).where(
+            PaymentAttempt.bill_id == bill.id,
+            PaymentAttempt.state.in_(UNSETTLED_ATTEMPT_STATES),
+        )
+    )
+
+
+def _start_attempt(bill: Bill, method: PaymentMethod, order_id: str | None = None) -> int:
+    """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID."""
+    lock_awaiting_bill(bill)
+    _require_method(bill, method)
+    if unsettled_attempt(bill) is not None:
+        raise DomainError(PAYMENT_IN_PROGRESS)
+    sequence = 1 + (
+        db.session.scalar(
+            select(func.max(PaymentAttempt.sequence)).where(PaymentAttempt.bill_id == bill.id)
+        )
+        or 0
+    )
+    attempt = PaymentAttempt(
+        bill=bill,
+        sequence=sequence,
+        method=method,
+        amount=bill.total,
+        idempotency_key=f"{bill.bill_no}/{sequence}",
+        provider_order_id=order_id,
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt.id
+
+
+def _record_outcome(
+    attempt_id: int, outcome: ChargeOutcome, now: datetime, client: Client
+) -> Settlement:
+    """What the gateway answered for an attempt, recorded under the bill's lock: the payment
+    applied (once, whoever records it first), the attempt failed or expired, or waiting for the
+    cardholder. A decline is a refusal that keeps its record."""
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    lock_bill(attempt.bill)
+    db.session.refresh(attempt)
+    status = outcome.status
+    if status == ChargeStatus.SUCCEEDED:
+        applied = _apply_charge(attempt.bill, outcome.charge, attempt.method, now, client)
+        attempt.state, attempt.settled_at, attempt.action_url = AttemptState.SUCCEEDED, now, None
+        return Settlement(applied)
+    if status == ChargeStatus.REQUIRES_ACTION:
+        if attempt.state == AttemptState.PENDING:
+            attempt.state, attempt.action_url = AttemptState.REQUIRES_ACTION, outcome.action_url
+        return Settlement(PaymentOutcome.AUTHENTICATION_REQUIRED, attempt.action_url)
+    reason = outcome.decline_reason or "お支払は完了しませんでした。"
+    if attempt.is_unsettled:
+        attempt.state = (
+            AttemptState.FAILED if status == ChargeStatus.DECLINED else AttemptState.EXPIRED
+        )
+        attempt.failure_reason, attempt.settled_at, attempt.action_url = reason, now, None
+    raise DomainError(reason, field="number", keeps_record=True)
+
+
+def _settle_lost_attempt(bill: Bill, now: datetime, client: Client) -> None:
+    """Before a new attempt: an earlier one that is no longer in flight (lost in a crash, or a
+    3-D Secure challenge the customer left) is settled by making sure at the gateway that it
+    never completes, or by applying it if it already did. One still in flight is waited for."""
+    attempt = unsettled_attempt(bill)
+    if attempt is None:
+        return
+    if attempt.state == AttemptState.PENDING and now - attempt.created_at < IN_FLIGHT:
+        raise DomainError(PAYMENT_IN_PROGRESS)
+    attempt_id, key = attempt.id, attempt.idempotency_key
+    outcome = _call_gateway(payment_gateway().cancel_charge, key)
+    # Failed or cancelled: nothing was taken, and the new attempt goes ahead.
+    with contextlib.suppress(DomainError):
+        _record_outcome(attempt_id, outcome, now, client)
+    db.session.refresh(bill)
+
+
 def pay_by_card(
     bill: Bill,
     card: CardDetails,
-    idempotency_key: str,
+    return_url: str,
     today: date,
     now: datetime,
     client: Client,
-) -> PaymentOutcome:
-    """Charge the card through the gateway and apply the payment at once.
-
-    The bill is locked before the charge, so a cancellation or a second payment waits and then
-    finds the bill paid; the idempotency key makes a resubmitted form one charge."""
+) -> Settlement:
+    """Charge the card through the gateway and apply the payment at once; or, when the card
+    company asks for 3-D Secure, send the cardholder to authenticate (`action_url`) and come
+    back to `return_url`, where `complete_card_authentication` takes over."""
+    gateway = payment_gateway()
+    token = gateway.tokenise_card(card, today)  # checks the card; no money moves
     lock_awaiting_bill(bill)
     _require_method(bill, PaymentMethod.CARD)
-    gateway = payment_gateway()
-    token = gateway.tokenise_card(card, today)
-    charge = gateway.charge_card(token.token, bill.total, bill.bill_no, idempotency_key)
-    return _apply_charge(bill, charge, PaymentMethod.CARD, now, client)
+    _settle_lost_attempt(bill, now, client)
+    if bill.status == BillStatus.PAID:
+        return Settlement(PaymentOutcome.DUPLICATE)
+    attempt_id = _start_attempt(bill, PaymentMethod.CARD)
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    outcome = _call_gateway(
+        gateway.charge_card,
+        token.token,
+        attempt.amount,
+        bill.bill_no,
+        attempt.idempotency_key,
+        return_url,
+    )
+    return _record_outcome(attempt_id, outcome, now, client)
+
+
+def _latest_attempt(bill: Bill, method: PaymentMethod) -> PaymentAttempt | None:
+    return db.session.scalar(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.bill_id == bill.id, PaymentAttempt.method == method)
+        .order_by(PaymentAttempt.sequence.desc())
+        .limit(1)
+    )
+
+
+def _settled_result(attempt: PaymentAttempt) -> Settlement:
+    """What an attempt that is already settled amounts to, when its return is loaded again."""
+    if attempt.state == AttemptState.SUCCEEDED:
+        return Settlement(PaymentOutcome.DUPLICATE)
+    raise DomainError(attempt.failure_reason or "お支払は完了しませんでした。")
+
+
+def complete_card_authentication(bill: Bill, now: datetime, client: Client) -> Settlement:
+    """The cardholder is back from the 3-D Secure challenge: ask the gateway what became of
+    the charge and record it. Coming back twice (a reload) applies nothing twice."""
+    attempt = _latest_attempt(bill, PaymentMethod.CARD)
+    if attempt is None:
+        raise DomainError("お支払の手続きが見つかりません。もう一度お手続きください。")
+    if not attempt.is_unsettled:
+        return _settled_result(attempt)
+    attempt_id, key = attempt.id, attempt.idempotency_key
+    outcome = _call_gateway(payment_gateway().charge_outcome, key)
+    return _record_outcome(attempt_id, outcome, now, client)
 
 
 def start_paypal_payment(bill: Bill, return_url: str, cancel_url: str) -> str:
-    """Where to send the customer to approve the PayPal payment of `bill`."""
+    """Where to send the customer to approve the PayPal payment of `bill` (no money moves
+    until the customer is back and it is captured)."""
     lock_awaiting_bill(bill)
     _require_method(bill, PaymentMethod.PAYPAL)
     return payment_gateway().paypal_approval_url(bill.total, bill.bill_no, return_url, cancel_url)
 
 
-def complete_paypal_payment(
-    bill: Bill, approval: str, now: datetime, client: Client
-) -> PaymentOutcome:
-    """The customer is back from PayPal: capture the approved payment and apply it. Coming
-    back twice (a reload) captures once."""
+def complete_paypal_payment(bill: Bill, approval: str, now: datetime, client: Client) -> Settlement:
+    """The customer is back from PayPal: capture the approved order and apply it. The order's
+    attempt is found again on a reload, and its capture is asked for again by the same key,
+    so an order is captured once."""
     gateway = payment_gateway()
-    paid_by_paypal = bill.status == BillStatus.PAID and db.session.scalar(
-        select(Payment.id).where(
-            Payment.bill_id == bill.id,
-            Payment.provider == gateway.name,
-            Payment.method == PaymentMethod.PAYPAL,
-            Payment.applied_to_bill,
+    order_id = gateway.paypal_order_id(approval)
+    attempt = db.session.scalar(
+        select(PaymentAttempt).where(
+            PaymentAttempt.bill_id == bill.id, PaymentAttempt.provider_order_id == order_id
         )
     )
-    if paid_by_paypal:  # a reload of the return page after the payment went through
-        return PaymentOutcome.DUPLICATE
-    lock_awaiting_bill(bill)
-    _require_method(bill, PaymentMethod.PAYPAL)
-    charge = gateway.capture_paypal(approval, bill.total, bill.bill_no)
-    return _apply_charge(bill, charge, PaymentMethod.PAYPAL, now, client)
+    if attempt is not None and not attempt.is_unsettled:
+        return _settled_result(attempt)
+    attempt_id = attempt.id if attempt else _start_attempt(bill, PaymentMethod.PAYPAL, order_id)
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    outcome = _call_gateway(
+        gateway.capture_paypal, approval, attempt.amount, bill.bill_no, attempt.idempotency_key
+    )
+    return _record_outcome(attempt_id, outcome, now, client)
+
+
+def reconcile_attempts(now: datetime, in_flight: timedelta = IN_FLIGHT) -> dict[str, int]:
+    """Settle the attempts a crash or an abandoned challenge left open: pending ones older than
+    `in_flight`, challenges older than `CHALLENGE_TIMEOUT`. Each is made sure of at the gateway
+    by its key: applied if the money was taken, otherwise cancelled there so it never is. One
+    attempt per transaction; how many were applied and how many closed without money."""
+    client = Client(ip_address=None, user_agent="payments reconcile")
+    counts = {"applied": 0, "closed": 0}
+    candidates = db.session.execute(
+        select(PaymentAttempt.id, PaymentAttempt.idempotency_key)
+        .where(
+            or_(
+                (PaymentAttempt.state == AttemptState.PENDING)
+                & (PaymentAttempt.created_at <= now - in_flight),
+                (PaymentAttempt.state == AttemptState.REQUIRES_ACTION)
+                & (PaymentAttempt.created_at <= now - CHALLENGE_TIMEOUT),
+            )
+        )
+        .order_by(PaymentAttempt.id)
+    ).all()
+    for attempt_id, key in candidates:
+        outcome = _call_gateway(payment_gateway().cancel_charge, key)
+        settlement, refusal = None, None
+        try:
+            settlement = _record_outcome(attempt_id, outcome, now, client)
+        except DomainError as declined:
+            refusal = declined
+        db.session.commit()
+        if refusal is not None:
+            counts["closed"] += 1
+        elif settlement.outcome != PaymentOutcome.AUTHENTICATION_REQUIRED:
+            counts["applied"] += 1
+    return counts
 
 
 def issue_store_payment(bill: Bill, today: date) -> StorePayment:

@@ -142,11 +142,11 @@ def _refuse_unless_allowed_to_try(user: User) -> None:
 
 def _code_refused(user: User, message: str, client: Client, action: str | None) -> DomainError:
     """Count a wrong code against the user's limit, audit it as `action` (if any), and give
-    the refusal to raise."""
+    the refusal to raise (which keeps that record)."""
     failure_throttle().record_failure(code=str(user.id))
     if action:
         record_event(action, client, user=user)
-    return DomainError(message, field="code")
+    return DomainError(message, field="code", keeps_record=True)
 
 
 def check_code(user: User, code: str, client: Client, now: datetime) -> None:

@@ -8,10 +8,11 @@ from panel.forms.auth import LoginForm
 from panel.forms.security import CodeForm
 from panel.htmx import redirect_to
 from panel.models import User
+from panel.models.types import utc_now
 from panel.services import auth as auth_service
-from panel.services.errors import DomainError
 from panel.services.two_factor import check_code
-from panel.views import current_client, same_site_path, show_refusal, utc_now
+from panel.views.requests import current_client, same_site_path
+from panel.views.responses import submit_form
 
 bp = Blueprint("auth", __name__)
 
@@ -24,10 +25,8 @@ PENDING_LOGIN_SECONDS = 5 * 60
 def register_login_manager() -> None:
     @login_manager.user_loader
     def _load_user(token):
-        user = auth_service.load_session_user(token, current_client(), utc_now())
-        if db.session.new or db.session.dirty:
-            db.session.commit()  # a session ended for its address stays ended
-        return user
+        # A session ended here for its address is committed with the request.
+        return auth_service.load_session_user(token, current_client(), utc_now())
 
     @login_manager.unauthorized_handler
     def _to_login_page():
@@ -40,7 +39,6 @@ def _log_in(user: User, remember: bool, next_page: str | None):
     session.clear()
     auth_service.start_session(user, current_client(), remember, utc_now())
     login_user(user, remember=remember)
-    db.session.commit()
     return redirect(next_page or url_for("dashboard.index"))
 
 
@@ -49,27 +47,22 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            user = auth_service.authenticate(
-                form.login_id.data, form.password.data, current_client()
-            )
-        except DomainError as refusal:
-            db.session.commit()  # the failed attempt stays in the audit log
-            show_refusal(form, refusal)
-        else:
-            next_page = same_site_path(request.args.get("next"))
-            if not user.has_two_factor:
-                return _log_in(user, form.remember.data, next_page)
-            db.session.commit()  # a rehashed password
-            session.clear()
-            session[PENDING_LOGIN] = {
-                "user_id": user.id,
-                "remember": form.remember.data,
-                "next": next_page,
-                "since": utc_now().timestamp(),
-            }
-            return redirect(url_for("auth.second_factor"))
+    user = submit_form(
+        form,
+        lambda: auth_service.authenticate(form.login_id.data, form.password.data, current_client()),
+    )
+    if user:
+        next_page = same_site_path(request.args.get("next"))
+        if not user.has_two_factor:
+            return _log_in(user, form.remember.data, next_page)
+        session.clear()
+        session[PENDING_LOGIN] = {
+            "user_id": user.id,
+            "remember": form.remember.data,
+            "next": next_page,
+            "since": utc_now().timestamp(),
+        }
+        return redirect(url_for("auth.second_factor"))
     return render_template("auth/login.html", form=form)
 
 
@@ -90,15 +83,10 @@ def second_factor():
         flash("もう一度、会員IDとパスワードを入力してください。", "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            check_code(user, form.code.data, current_client(), utc_now())
-        except DomainError as refusal:
-            db.session.commit()  # the failure stays in the audit log
-            show_refusal(form, refusal)
-        else:
-            pending = session[PENDING_LOGIN]
-            return _log_in(user, pending["remember"], pending["next"])
+    if submit_form(form, lambda: check_code(user, form.code.data, current_client(), utc_now())):
+        # Accepting the code and opening the session are one transaction.
+        pending = session[PENDING_LOGIN]
+        return _log_in(user, pending["remember"], pending["next"])
     return render_template("auth/code.html", form=form)
 
 
@@ -106,7 +94,6 @@ def second_factor():
 @login_required
 def logout():
     auth_service.end_session(current_user, current_client(), utc_now())
-    db.session.commit()
     logout_user()
     session.clear()
     flash("ログアウトしました。", "info")

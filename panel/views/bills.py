@@ -1,11 +1,12 @@
 """お支払・ご請求明細: the bill list, a bill's details, and what may be done while it awaits
 payment (pay, change the method, transfer notice, cancel, resend the bill e-mail)."""
 
-import secrets
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -17,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel.database import writes_on_get
 from panel.errors import refusal_page
 from panel.extensions import db
 from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
@@ -24,6 +26,7 @@ from panel.gateways import CardDetails, payment_gateway
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
 from panel.models.bills import BILL_STATUS_LABELS, BillStatus
+from panel.models.types import utc_now
 from panel.services.billing import (
     bill_history,
     cancel_bill,
@@ -41,18 +44,25 @@ from panel.services.documents import (
     receipt,
     request_paper_invoice,
 )
-from panel.services.errors import DomainError
 from panel.services.payments import (
     PaymentOutcome,
+    Settlement,
+    complete_card_authentication,
     complete_paypal_payment,
     current_store_payment,
     issue_store_payment,
     pay_by_card,
     start_paypal_payment,
+    unsettled_attempt,
 )
-from panel.views import current_client, pdf_response, roles_required, show_refusal, utc_now
+from panel.transactions import call_service
+from panel.views.permissions import roles_required
+from panel.views.requests import current_client
+from panel.views.responses import pdf_response, show_refusal
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
+
+Result = TypeVar("Result")
 
 #: Bills are money: the technical role does not see them.
 BILL_READERS = (Role.OWNER, Role.BILLING, Role.READ_ONLY)
@@ -134,7 +144,8 @@ def _render_bill(
         history=bill_history(bill),
         paper_request=paper_invoice_request(bill),
         method_form=method_form or _fresh(PaymentMethodForm, method=bill.payment_method),
-        card_form=card_form or _fresh(CardForm, payment_token=secrets.token_urlsafe(24)),
+        card_form=card_form or _fresh(CardForm),
+        attempt=unsettled_attempt(bill),
         notice_form=notice_form,
         test_cards=getattr(gateway, "test_cards", None),
         confirming_cancel=confirming_cancel,
@@ -151,22 +162,21 @@ def detail(bill_no: str):
 
 @bp.get("/<bill_no>/invoice.pdf")
 @roles_required(*BILL_READERS)
+@writes_on_get  # an invoice is stored when first issued
 def invoice_pdf(bill_no: str):
     bill = _load_bill(bill_no)
     document = invoice(bill, today_in_japan())
-    db.session.commit()
     return pdf_response(document.content, f"invoice-{bill_no}.pdf", f"請求書_{bill_no}.pdf")
 
 
 @bp.get("/<bill_no>/receipt.pdf")
 @roles_required(*BILL_READERS)
+@writes_on_get  # a receipt is stored when first issued
 def receipt_pdf(bill_no: str):
     bill = _load_bill(bill_no)
-    try:
-        document = receipt(bill, today_in_japan())
-    except DomainError as refusal:
+    document, refusal = call_service(lambda: receipt(bill, today_in_japan()))
+    if refusal is not None:
         return refusal_page("領収書はまだ発行できません", refusal.message, 409)
-    db.session.commit()
     return pdf_response(document.content, f"receipt-{bill_no}.pdf", f"領収書_{bill_no}.pdf")
 
 
@@ -190,31 +200,34 @@ def _done(bill: Bill, message: str | None = None, error: str | None = None):
 
 
 def _act(bill: Bill, action: Callable[[Bill], str]):
-    """Run an action on the bill in one transaction; a refusal changes nothing."""
-    try:
-        message = action(bill)
-        db.session.commit()
-    except DomainError as refusal:
-        db.session.rollback()
+    """Run an action on the bill; a refusal changes nothing and is shown on the bill."""
+    message, refusal = call_service(lambda: action(bill))
+    if refusal is not None:
         return _done(bill, error=refusal.message)
     return _done(bill, message=message)
 
 
-def _act_with_form(bill: Bill, form, action: Callable[[Bill], str], **shown_form):
-    """Like `_act`, for a form with fields: invalid input, or a refusal while the bill still
-    awaits payment, is shown on the form (`shown_form` names it for `_render_bill`)."""
-    if form.validate():
-        try:
-            message = action(bill)
-            db.session.commit()
-        except DomainError as refusal:
-            db.session.rollback()
-            if bill.status != BillStatus.AWAITING_PAYMENT:
-                return _done(bill, error=refusal.message)
-            show_refusal(form, refusal)
-        else:
-            return _done(bill, message=message)
-    return _render_bill(bill, **shown_form)
+def _act_with_form(
+    bill: Bill,
+    form,
+    action: Callable[[Bill], Result],
+    answer: Callable[[Bill, Result], Response] | None = None,
+    **shown_form,
+):
+    """Like `_act`, for a form with fields (`shown_form` names it for `_render_bill`): invalid
+    input is shown on the form, and so is a refusal about one of its fields. Any other refusal
+    (the bill was paid, or its method changed in another tab, so the form may be gone from the
+    page) is shown on the bill. `answer` turns the action's result into the response (default:
+    the result is the message to show on the bill)."""
+    if not form.validate():
+        return _render_bill(bill, **shown_form)
+    result, refusal = call_service(lambda: action(bill))
+    if refusal is None:
+        return answer(bill, result) if answer else _done(bill, message=result)
+    if refusal.field in form and bill.status == BillStatus.AWAITING_PAYMENT:
+        show_refusal(form, refusal)
+        return _render_bill(bill, **shown_form)
+    return _done(bill, error=refusal.message)
 
 
 @bp.post("/<bill_no>/payment-method")
@@ -229,54 +242,78 @@ def payment_method(bill_no: str):
     return _act_with_form(_load_bill(bill_no), form, change, method_form=form)
 
 
+def _settled(bill: Bill, settlement: Settlement):
+    """After a card or PayPal payment: to the card company's authentication page when it asks
+    for one, else the bill with what happened."""
+    if settlement.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED:
+        return redirect_to(settlement.action_url)
+    return _done(bill, message=PAYMENT_MESSAGES[settlement.outcome])
+
+
 @bp.post("/<bill_no>/pay/card")
 @roles_required(*BILL_PAYERS)
 def pay_card(bill_no: str):
     form = CardForm()
 
-    def pay(bill: Bill) -> str:
+    def pay(bill: Bill) -> Settlement:
         month, year = form.expiry_month_year()
         card = CardDetails(form.number.data, month, year, form.security_code.data)
-        outcome = pay_by_card(
-            bill, card, form.payment_token.data, today_in_japan(), utc_now(), current_client()
-        )
-        return PAYMENT_MESSAGES[outcome]
+        return_url = url_for("bills.card_return", bill_no=bill.bill_no, _external=True)
+        return pay_by_card(bill, card, return_url, today_in_japan(), utc_now(), current_client())
 
-    return _act_with_form(_load_bill(bill_no), form, pay, card_form=form)
+    return _act_with_form(_load_bill(bill_no), form, pay, answer=_settled, card_form=form)
+
+
+@bp.get("/<bill_no>/pay/card/return")
+@roles_required(*BILL_PAYERS)
+@writes_on_get  # the payment is applied when the cardholder comes back
+def card_return(bill_no: str):
+    """The card company's authentication (3-D Secure) sends the cardholder back here; a reload
+    applies nothing twice."""
+    bill = _load_bill(bill_no)
+    settlement, refusal = call_service(
+        lambda: complete_card_authentication(bill, utc_now(), current_client())
+    )
+    if refusal is not None:
+        flash(refusal.message, "error")
+    elif settlement.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED:
+        flash("本人認証(3-Dセキュア)が完了していません。お支払は完了していません。", "error")
+    else:
+        flash(PAYMENT_MESSAGES[settlement.outcome], "success")
+    return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 
 @bp.post("/<bill_no>/pay/paypal")
 @roles_required(*BILL_PAYERS)
 def pay_paypal(bill_no: str):
     bill = _load_bill(bill_no)
-    try:
-        approval_url = start_paypal_payment(
+    approval_url, refusal = call_service(
+        lambda: start_paypal_payment(
             bill,
             return_url=url_for("bills.paypal_return", bill_no=bill.bill_no),
             cancel_url=url_for("bills.paypal_cancel", bill_no=bill.bill_no),
         )
-    except DomainError as refusal:
-        db.session.rollback()
+    )
+    if refusal is not None:
         return _done(bill, error=refusal.message)
-    db.session.rollback()  # nothing to save: the bill stays as it is until the customer returns
     return redirect_to(approval_url)
 
 
 @bp.get("/<bill_no>/pay/paypal/return")
 @roles_required(*BILL_PAYERS)
+@writes_on_get  # the payment is captured and applied when the customer comes back
 def paypal_return(bill_no: str):
     """PayPal sends the customer back here after approval; a reload captures nothing twice."""
     bill = _load_bill(bill_no)
-    try:
-        outcome = complete_paypal_payment(
+    settlement, refusal = call_service(
+        lambda: complete_paypal_payment(
             bill, request.args.get("approval", ""), utc_now(), current_client()
         )
-        db.session.commit()
-    except DomainError as refusal:
-        db.session.rollback()
+    )
+    if refusal is not None:
         flash(refusal.message, "error")
     else:
-        flash(PAYMENT_MESSAGES[outcome], "success")
+        flash(PAYMENT_MESSAGES[settlement.outcome], "success")
     return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 

@@ -2,11 +2,12 @@
 
 from flask import Blueprint, jsonify, request
 
-from panel.extensions import csrf, db
+from panel.extensions import csrf
 from panel.gateways import InvalidNotification, payment_gateway
-from panel.services.errors import DomainError
+from panel.models.types import utc_now
 from panel.services.payments import receive_notification
-from panel.views import current_client, utc_now
+from panel.transactions import call_service
+from panel.views.requests import current_client
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 
@@ -19,12 +20,10 @@ def notifications():
         notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
     except InvalidNotification as refusal:
         return jsonify(error=str(refusal)), 400
-    try:
-        outcome = receive_notification(notification, gateway.name, utc_now(), current_client())
-        db.session.commit()
-    except DomainError:
-        # Lost a race without row locks (SQLite): nothing was kept; the provider retries.
-        db.session.rollback()
+    outcome, refusal = call_service(
+        lambda: receive_notification(notification, gateway.name, utc_now(), current_client())
+    )
+    if refusal is not None:  # nothing was kept; the provider retries
         return jsonify(error="conflict, retry"), 409
     # Success whatever the outcome: the money is recorded, and a provider retries non-2xx.
     return jsonify(result=outcome.value)

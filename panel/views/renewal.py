@@ -1,30 +1,26 @@
 """ご契約更新・プラン変更: pick, see the price live, confirm, apply."""
 
-import secrets
-
 from flask import Blueprint, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from panel.errors import refusal_page
-from panel.extensions import db
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
-from panel.models import Bill, Role
+from panel.models import Role
 from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
 from panel.services.calendar import today_in_japan
 from panel.services.documents import render_quote
-from panel.services.errors import DomainError
-from panel.services.renewal import (
-    Selection,
+from panel.services.renewal.application import (
     apply_renewal,
-    period_label,
-    plan_renewal_page,
-    quote_renewal,
+    new_application_token,
+    refusal_summary,
 )
-from panel.views import pdf_response, roles_required
+from panel.services.renewal.page import plan_renewal_page
+from panel.services.renewal.pricing import Selection, period_label, quote_renewal
+from panel.transactions import call_service
+from panel.views.permissions import roles_required
+from panel.views.responses import pdf_response
 
 bp = Blueprint("renewal", __name__, url_prefix="/renewal")
 
@@ -75,20 +71,20 @@ def index():
 
 
 def _confirm_page(form: RenewalForm, error: str | None = None):
-    quote = quote_renewal(
-        current_user.customer,
-        _selections(form),
-        form.month_end,
-        today_in_japan(),
-        form.payment_method,
-    )
-    if not quote.renewals or quote.refusals:
-        return _selection_page(
-            form,
-            error="更新するご契約を選択してください。"
-            if not quote.renewals and not quote.refusals
-            else "お申込できないご契約があります。内容をご確認ください。",
+    """The confirm step for the ticked rows; back to the selection, saying which rows and
+    why, when some cannot be applied for."""
+    customer = current_user.customer
+    quote, refusal = call_service(
+        lambda: quote_renewal(
+            customer, _selections(form), form.month_end, today_in_japan(), form.payment_method
         )
+    )
+    if refusal is not None:
+        return _selection_page(form, error=refusal.message)
+    if quote.refusals:
+        return _selection_page(form, error=refusal_summary(quote))
+    if not quote.renewals:
+        return _selection_page(form, error="更新するご契約を選択してください。")
     return render_page_or_partial(
         "renewal/confirm.html",
         "renewal/_confirm_summary.html",
@@ -96,7 +92,7 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         form=form,
         payment_methods=[(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
         convenience_store_fee=CONVENIENCE_STORE_FEE,
-        application_token=form.application_token or secrets.token_urlsafe(32),
+        application_token=new_application_token(customer),
         error=error,
     )
 
@@ -104,10 +100,7 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
 @bp.post("/confirm")
 @roles_required(*APPLYING_ROLES)
 def confirm():
-    try:
-        return _confirm_page(RenewalForm.read(request.form))
-    except DomainError as refusal:
-        return _selection_page(RenewalForm.read(request.form), error=refusal.message)
+    return _confirm_page(RenewalForm.read(request.form))
 
 
 @bp.post("/quote.pdf")
@@ -121,10 +114,12 @@ def quote_pdf():
             "見積書はご利用いただけません", "見積書は法人のお客様がご利用いただけます。", 403
         )
     today = today_in_japan()
-    try:
-        quote = quote_renewal(customer, _selections(form), form.month_end, today)
-        content = render_quote(customer, quote, today)
-    except DomainError as refusal:
+    content, refusal = call_service(
+        lambda: render_quote(
+            customer, quote_renewal(customer, _selections(form), form.month_end, today), today
+        )
+    )
+    if refusal is not None:
         return _selection_page(form, error=refusal.message)
     stamp = f"{today:%Y%m%d}"
     return pdf_response(content, f"quote-{stamp}.pdf", f"御見積書_{stamp}.pdf")
@@ -134,34 +129,16 @@ def quote_pdf():
 @roles_required(*APPLYING_ROLES)
 def apply():
     form = RenewalForm.read(request.form)
-    customer = current_user.customer
-    if not form.application_token:
-        return _confirm_page(form, error="ページの有効期限が切れました。もう一度お試しください。")
-    try:
-        bill = apply_renewal(
-            customer,
+    bill, refusal = call_service(
+        lambda: apply_renewal(
+            current_user.customer,
             _selections(form),
             form.month_end,
             form.payment_method or "",
             form.application_token,
             today_in_japan(),
         )
-        db.session.commit()
-    except DomainError as refusal:
-        db.session.rollback()
-        try:
-            return _confirm_page(form, error=refusal.message)
-        except DomainError as tampered:
-            return _selection_page(form, error=tampered.message)
-    except IntegrityError:
-        # The same form submitted twice at once: the other submission made the bill.
-        db.session.rollback()
-        bill = db.session.scalar(
-            select(Bill).where(
-                Bill.customer_id == customer.id,
-                Bill.application_token == form.application_token,
-            )
-        )
-        if bill is None:
-            raise
+    )
+    if refusal is not None:
+        return _confirm_page(form, error=refusal.message)
     return redirect_to(url_for("bills.detail", bill_no=bill.bill_no))

@@ -1,4 +1,5 @@
-"""The sandbox gateway's own pages: what PayPal shows the customer, played by the panel.
+"""The sandbox gateway's own pages: what PayPal and the card company's 3-D Secure page show the
+customer, played by the panel.
 
 Registered only when the app runs with the sandbox gateway."""
 
@@ -26,3 +27,23 @@ def paypal_approval():
 def paypal_approve():
     order = _order(request.form.get("order", ""))
     return redirect(payment_gateway().approve_paypal_order(order), 303)
+
+
+@bp.get("/3ds/<challenge>")
+def challenge(challenge: str):
+    """The card company's page where the cardholder authenticates (EMV 3-D Secure)."""
+    charge = payment_gateway().read_challenge(challenge)
+    if charge is None:
+        abort(404)
+    return render_template("sandbox/challenge.html", charge=charge)
+
+
+@bp.post("/3ds/<challenge>")
+def complete_challenge(challenge: str):
+    gateway = payment_gateway()
+    if gateway.read_challenge(challenge) is None:
+        abort(404)
+    back = gateway.complete_challenge(challenge, request.form.get("answer") == "authenticate")
+    if back is None:  # already answered, or cancelled by the shop: the page says so
+        return redirect(request.path, 303)
+    return redirect(back, 303)

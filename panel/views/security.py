@@ -4,6 +4,7 @@ and ログイン設定 (a sub-user's own password and two-factor login)."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from panel.database import writes_on_get
 from panel.extensions import db
 from panel.forms.security import (
     AllowedNetworkForm,
@@ -14,6 +15,7 @@ from panel.forms.security import (
 )
 from panel.htmx import redirect_to
 from panel.models import AllowedNetwork, Role
+from panel.models.types import utc_now
 from panel.services import auth as auth_service
 from panel.services import two_factor
 from panel.services.audit import EVENT_LABELS, customer_events
@@ -22,15 +24,9 @@ from panel.services.login_addresses import (
     remove_allowed_network,
     set_login_ip_restriction,
 )
-from panel.views import (
-    change_and_go_back,
-    current_client,
-    roles_required,
-    same_site_path,
-    step_up_required,
-    submit_form,
-    utc_now,
-)
+from panel.views.permissions import roles_required, step_up_required
+from panel.views.requests import current_client, same_site_path
+from panel.views.responses import change_and_go_back, submit_form
 
 bp = Blueprint("security", __name__, url_prefix="/settings")
 
@@ -113,7 +109,6 @@ def confirm():
         lambda: two_factor.confirm_identity(
             current_user, form.password.data, _code(form), current_client(), utc_now()
         ),
-        keep_refused_attempt=True,
     )
     if confirmed:
         return redirect_to(same_site_path(request.args.get("next")) or own_login_page())
@@ -134,7 +129,6 @@ def change_password():
             current_client(),
             utc_now(),
         ),
-        keep_refused_attempt=True,
     )
     if changed:
         flash("パスワードを変更しました。ほかの端末のログインは終了しました。", "success")
@@ -145,6 +139,7 @@ def change_password():
 @bp.route("/two-factor", methods=["GET", "POST"])
 @login_required
 @step_up_required
+@writes_on_get  # the secret being enrolled is kept on the login session
 def enable_two_factor():
     """Enrolment: scan the QR code (or type the secret), then confirm one code."""
     if current_user.has_two_factor:
@@ -160,7 +155,6 @@ def enable_two_factor():
     if codes:
         return render_template("security/recovery_codes.html", codes=codes, enabled=True)
     secret = two_factor.start_enrolment(current_user)
-    db.session.commit()
     uri = two_factor.provisioning_uri(current_user, secret)
     return render_template(
         "security/two_factor.html",
@@ -180,7 +174,6 @@ def disable_two_factor():
         lambda: two_factor.disable_two_factor(
             current_user, form.password.data, _code(form), current_client(), utc_now()
         ),
-        keep_refused_attempt=True,
     )
     if disabled:
         flash("二要素認証を無効にしました。", "success")
@@ -197,7 +190,6 @@ def replace_recovery_codes():
         lambda: two_factor.replace_recovery_codes(
             current_user, form.password.data, _code(form), current_client(), utc_now()
         ),
-        keep_refused_attempt=True,
     )
     if codes:
         return render_template("security/recovery_codes.html", codes=codes, enabled=False)

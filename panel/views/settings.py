@@ -7,7 +7,9 @@ from panel.forms.settings import ProfileForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
 from panel.services.profile import update_profile
-from panel.views import current_client, roles_required, submit_form
+from panel.views.permissions import roles_required
+from panel.views.requests import current_client
+from panel.views.responses import submit_form
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

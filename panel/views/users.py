@@ -6,15 +6,11 @@ from flask_login import current_user
 from panel.extensions import db
 from panel.forms.users import RoleForm, SubUserForm
 from panel.models import Role, User
+from panel.models.types import utc_now
 from panel.services.users import ROLE_LABELS, add_sub_user, change_role, disable_user, enable_user
-from panel.views import (
-    change_and_go_back,
-    current_client,
-    roles_required,
-    step_up_required,
-    submit_form,
-    utc_now,
-)
+from panel.views.permissions import roles_required, step_up_required
+from panel.views.requests import current_client
+from panel.views.responses import change_and_go_back, submit_form
 
 bp = Blueprint("users", __name__, url_prefix="/settings/users")
 

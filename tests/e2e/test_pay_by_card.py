@@ -43,7 +43,10 @@ def test_pay_a_bank_transfer_bill_by_card_instead_and_see_the_contract_renewed(l
     page.get_by_label("有効期限(月/年)").fill(expiry)
     page.get_by_label("セキュリティコード").fill("123")
     page.get_by_role("button", name="をカードで支払う").click()
-    expect(page.get_by_text("カード会社により決済が承認されませんでした")).to_be_visible()
+    # The decline is shown next to the card number, and linked from the form's summary.
+    expect(page.locator("#number-error")).to_contain_text(
+        "カード会社により決済が承認されませんでした"
+    )
     expect(status).to_have_text("ご入金待ち")
 
     page.get_by_label("カード番号").fill("4242424242424242")  # VISA, approved

@@ -38,12 +38,12 @@ def test_bill_numbers_count_per_day():
     assert allocate_bill_no(date(2026, 11, 21)) == "20261121-0001"
 
 
-def _bill(customer, issued_on, due_date, amounts):
+def _bill(customer, applied_on, due_date, amounts):
     return create_bill(
         customer,
         kind=BillKind.RENEWAL,
         payment_method=PaymentMethod.BANK_TRANSFER,
-        issued_on=issued_on,
+        applied_on=applied_on,
         due_date=due_date,
         lines=[
             LineDraft(kind=BillLineKind.RENEWAL, description=f"line {n}", amount=amount)

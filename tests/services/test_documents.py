@@ -23,7 +23,7 @@ from panel.services.documents import (
 )
 from panel.services.errors import DomainError
 from panel.services.payments import ReceivedMoney, apply_payment
-from panel.services.renewal import Selection, quote_renewal
+from panel.services.renewal.pricing import Selection, quote_renewal
 from tests import factories
 
 TODAY = date(2026, 11, 21)
@@ -69,7 +69,7 @@ def _bill_of(customer, lines):
         customer,
         kind=BillKind.RENEWAL,
         payment_method=PaymentMethod.CARD,
-        issued_on=TODAY,
+        applied_on=TODAY,
         due_date=TODAY,
         lines=lines,
     )

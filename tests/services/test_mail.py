@@ -7,7 +7,8 @@ from panel.extensions import db
 from panel.models import OutboxMail
 from panel.models.bills import PaymentMethod
 from panel.services.mail import deliver_outbox
-from panel.services.renewal import Selection, apply_renewal
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import Selection
 from tests import factories
 from tests.mail_server import MailServer
 
@@ -24,7 +25,12 @@ def _apply(method):
     customer = factories.customer(sub_email="taro-sub@example.com")
     server = factories.server(customer, "taro.jp", plan, date(2026, 12, 10))
     bill = apply_renewal(
-        customer, [Selection(server.id, 12, plan.id)], False, method, "t", date(2026, 11, 21)
+        customer,
+        [Selection(server.id, 12, plan.id)],
+        False,
+        method,
+        new_application_token(customer),
+        date(2026, 11, 21),
     )
     db.session.commit()
     return bill

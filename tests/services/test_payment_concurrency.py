@@ -15,7 +15,8 @@ from panel.services.audit import Client
 from panel.services.billing import cancel_bill, transfer_reference
 from panel.services.errors import DomainError
 from panel.services.payments import PaymentOutcome, ReceivedMoney, apply_payment
-from panel.services.renewal import Selection, apply_renewal
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import Selection
 from tests import factories
 from tests.concurrency import WAIT, as_a_request, run_together
 
@@ -45,7 +46,7 @@ def _awaiting_bank_transfer_bill(customer: Customer, contract: Contract) -> Bill
         [Selection(contract.id, 12, contract.plan_id)],
         month_end=False,
         payment_method=PaymentMethod.BANK_TRANSFER,
-        application_token=f"token-{contract.name}",
+        application_token=new_application_token(customer),
         today=TODAY,
     )
     db.session.commit()
@@ -171,10 +172,11 @@ def test_a_payment_racing_a_cancellation_ends_paid_or_cancelled_with_the_money_f
 
 def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, customer):
     """The second application starts while the first holds its (uncommitted) bill: with the
-    contract locked it waits, then finds the contract on that bill; without the lock it would
+    account locked it waits, then finds the contract on that bill; without the lock it would
     pass the "already on a bill" check too and make a second bill."""
     contract = factories.server(customer, "taro.jp", plans["standard"], RENEWAL_DATE)
     customer_id, selection = customer.id, Selection(contract.id, 12, contract.plan_id)
+    first_token, second_token = new_application_token(customer), new_application_token(customer)
     first_applied, second_done = threading.Event(), threading.Event()
 
     def apply(token: str):
@@ -186,7 +188,7 @@ def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, cus
     def first():
         def work():
             try:
-                bill_no = apply("first-confirm-form")
+                bill_no = apply(first_token)
             finally:
                 first_applied.set()
             second_done.wait(0.5)  # the second application runs while this one is open
@@ -198,7 +200,7 @@ def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, cus
         def work():
             assert first_applied.wait(WAIT)
             try:
-                return apply("second-confirm-form")
+                return apply(second_token)
             finally:
                 second_done.set()
 
@@ -208,9 +210,10 @@ def test_two_applications_for_one_contract_at_once_make_one_bill(app, plans, cus
 
     assert isinstance(first_result, str), first_result
     assert isinstance(second_result, DomainError), second_result
-    assert second_result.message == "お申込できないご契約があります。内容をご確認ください。"
+    assert second_result.message.startswith("お申込できないご契約があります。「taro.jp」: ")
+    assert f"請求No. {first_result}" in second_result.message
     db.session.rollback()
     (bill,) = db.session.scalars(select(Bill)).all()
     assert bill.bill_no == first_result
-    assert bill.application_token == "first-confirm-form"
+    assert bill.application_token == first_token
     assert _count(OutboxMail, OutboxMail.kind == "bill") == 1

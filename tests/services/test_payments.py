@@ -18,12 +18,15 @@ from panel.services.payments import (
     receive_notification,
     start_paypal_payment,
 )
-from panel.services.renewal import Selection, apply_renewal
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import Selection
 from tests import factories
 
 TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 CLIENT = Client(ip_address="203.0.113.9", user_agent="provider")
+#: where the card company's 3-D Secure page sends the cardholder back to
+RETURN_URL = "http://panel.test/bills/x/pay/card/return"
 
 
 @pytest.fixture
@@ -145,7 +148,7 @@ def test_paying_applies_the_plan_change_and_ends_the_trial(customer, plans):
         [Selection(trial.id, 12, plans["premium"].id)],
         month_end=False,
         payment_method=PaymentMethod.BANK_TRANSFER,
-        application_token="t-1",
+        application_token=new_application_token(customer),
         today=TODAY,
     )
     db.session.commit()
@@ -185,10 +188,10 @@ def test_each_brand_pays_at_once_and_only_brand_last4_and_expiry_are_kept(
     customer, server, number, brand, code
 ):
     bill = _bill(customer, server, method=PaymentMethod.CARD)
-    outcome = pay_by_card(bill, _card(number, code=code), "form-1", TODAY, NOW, CLIENT)
+    settlement = pay_by_card(bill, _card(number, code=code), RETURN_URL, TODAY, NOW, CLIENT)
     db.session.commit()
 
-    assert outcome == PaymentOutcome.APPLIED
+    assert settlement.outcome == PaymentOutcome.APPLIED
     assert bill.status == BillStatus.PAID
     assert db.session.get(Contract, server.id).renewal_date == date(2027, 11, 30)
     payment = db.session.scalar(select(Payment))
@@ -205,7 +208,13 @@ def test_each_brand_pays_at_once_and_only_brand_last4_and_expiry_are_kept(
 @pytest.mark.parametrize(
     ("number", "expiry", "code", "field", "message"),
     [
-        ("4000000000000002", (12, 2030), "123", None, "カード会社により決済が承認されませんでした"),
+        (
+            "4000000000000002",
+            (12, 2030),
+            "123",
+            "number",
+            "カード会社により決済が承認されませんでした",
+        ),
         ("4242424242424241", (12, 2030), "123", "number", "カード番号が正しくありません"),
         ("6011111111111117", (12, 2030), "123", "number", "このカードはご利用いただけません"),
         ("36227206271667", (12, 2030), "123", "number", "このカードはご利用いただけません"),
@@ -218,7 +227,7 @@ def test_a_refused_card_leaves_the_bill_awaiting(
 ):
     bill = _bill(customer, server, method=PaymentMethod.CARD)
     with pytest.raises(DomainError) as refusal:
-        pay_by_card(bill, _card(number, expiry, code), "form-1", TODAY, NOW, CLIENT)
+        pay_by_card(bill, _card(number, expiry, code), RETURN_URL, TODAY, NOW, CLIENT)
     db.session.rollback()
 
     assert message in refusal.value.message
@@ -230,16 +239,16 @@ def test_a_refused_card_leaves_the_bill_awaiting(
 
 def test_a_card_expiring_this_month_is_accepted(customer, server):
     bill = _bill(customer, server, method=PaymentMethod.CARD)
-    pay_by_card(bill, _card("4242424242424242", (11, 2026)), "form-1", TODAY, NOW, CLIENT)
+    pay_by_card(bill, _card("4242424242424242", (11, 2026)), RETURN_URL, TODAY, NOW, CLIENT)
     assert bill.status == BillStatus.PAID
 
 
 def test_a_resubmitted_card_form_charges_once(customer, server):
     bill = _bill(customer, server, method=PaymentMethod.CARD)
-    pay_by_card(bill, _card("4242424242424242"), "form-1", TODAY, NOW, CLIENT)
+    pay_by_card(bill, _card("4242424242424242"), RETURN_URL, TODAY, NOW, CLIENT)
     db.session.commit()
     with pytest.raises(DomainError, match="お支払済み"):
-        pay_by_card(bill, _card("4242424242424242"), "form-1", TODAY, NOW, CLIENT)
+        pay_by_card(bill, _card("4242424242424242"), RETURN_URL, TODAY, NOW, CLIENT)
     db.session.rollback()
     assert _count(Payment) == 1
 
@@ -247,7 +256,7 @@ def test_a_resubmitted_card_form_charges_once(customer, server):
 def test_a_card_payment_needs_the_card_method(customer, server):
     bill = _bill(customer, server)
     with pytest.raises(DomainError, match="お支払方法が変更されています"):
-        pay_by_card(bill, _card("4242424242424242"), "form-1", TODAY, NOW, CLIENT)
+        pay_by_card(bill, _card("4242424242424242"), RETURN_URL, TODAY, NOW, CLIENT)
 
 
 # PayPal
@@ -263,9 +272,10 @@ def test_paypal_approve_and_return_pays_once(app, customer, server):
     returned = gateway.approve_paypal_order(order)
     approval = returned.split("approval=", 1)[1]
 
-    assert complete_paypal_payment(bill, approval, NOW, CLIENT) == PaymentOutcome.APPLIED
+    assert complete_paypal_payment(bill, approval, NOW, CLIENT).outcome == PaymentOutcome.APPLIED
     db.session.commit()
-    assert complete_paypal_payment(bill, approval, NOW, CLIENT) == PaymentOutcome.DUPLICATE
+    reloaded = complete_paypal_payment(bill, approval, NOW, CLIENT)
+    assert reloaded.outcome == PaymentOutcome.DUPLICATE
     db.session.commit()
     assert _count(Payment) == 1
     assert db.session.get(Contract, server.id).renewal_date == date(2027, 11, 30)

@@ -7,9 +7,9 @@ from panel.extensions import db
 from panel.models import Bill, OutboxMail
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.services.errors import DomainError
-from panel.services.renewal import (
+from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.renewal.pricing import (
     Selection,
-    apply_renewal,
     list_renewable_contracts,
     period_label,
     quote_renewal,
@@ -217,9 +217,8 @@ def test_another_customers_contract_is_refused(plans, customer):
         _quote(customer, Selection(theirs.id, 1, plans["standard"].id))
 
 
-def _apply(
-    customer, *selections, token="token-1", method=PaymentMethod.BANK_TRANSFER, month_end=False
-):
+def _apply(customer, *selections, token=None, method=PaymentMethod.BANK_TRANSFER, month_end=False):
+    token = token or new_application_token(customer)
     bill = apply_renewal(customer, list(selections), month_end, method, token, TODAY)
     db.session.commit()
     return bill
@@ -252,7 +251,23 @@ def test_applying_makes_one_bill_awaiting_payment_and_queues_its_mail(plans, cus
 def test_the_same_application_submitted_twice_makes_one_bill(plans, customer):
     server = factories.server(customer, "a.jp", plans["standard"], date(2026, 12, 10))
     selection = Selection(server.id, 1, plans["standard"].id)
-    assert _apply(customer, selection) == _apply(customer, selection)
+    token = new_application_token(customer)
+    assert _apply(customer, selection, token=token) == _apply(customer, selection, token=token)
+    assert db.session.scalar(select(func.count()).select_from(Bill)) == 1
+
+
+@pytest.mark.parametrize("whose", ["another customer's", "made up"])
+def test_only_a_token_the_server_made_for_this_customer_applies(plans, customer, whose):
+    """A token is signed for its customer: another customer's (equal to one already on their
+    bill, say) or a made-up one is refused, never a database error."""
+    other = factories.customer("hanako")
+    theirs = factories.server(other, "hanako.jp", plans["standard"], date(2026, 12, 10))
+    token = new_application_token(other)
+    _apply(other, Selection(theirs.id, 1, plans["standard"].id), token=token)
+    mine = factories.server(customer, "a.jp", plans["standard"], date(2026, 12, 10))
+    forged = token if whose == "another customer's" else "abc.0123456789abcdef0123456789abcdef"
+    with pytest.raises(DomainError, match="有効期限"):
+        _apply(customer, Selection(mine.id, 1, plans["standard"].id), token=forged)
     assert db.session.scalar(select(func.count()).select_from(Bill)) == 1
 
 
@@ -263,7 +278,7 @@ def test_a_contract_on_a_bill_awaiting_payment_cannot_go_on_a_second(plans, cust
     assert quote.refusals[server.id].bill_no == bill.bill_no
     assert f"請求No. {bill.bill_no}" in quote.refusals[server.id].message
     with pytest.raises(DomainError):
-        _apply(customer, Selection(server.id, 3, plans["standard"].id), token="token-2")
+        _apply(customer, Selection(server.id, 3, plans["standard"].id))
 
 
 def test_nothing_to_apply_or_no_method_is_refused(plans, customer):

@@ -54,6 +54,8 @@ OBJECT_IDS = {
     "bill_no": lambda account: account.bill.bill_no,
     "network_id": lambda account: account.network.id,
     "user_id": lambda account: account.users[Role.READ_ONLY].id,
+    # The sandbox's 3-D Secure page is the card company's: it belongs to no account.
+    "challenge": lambda account: "no-such-challenge",
 }
 
 

@@ -50,7 +50,7 @@ def test_the_dashboard_lists_bills_awaiting_payment(client, login_as):
         customer,
         kind=BillKind.RENEWAL,
         payment_method=PaymentMethod.CONVENIENCE_STORE,
-        issued_on=today,
+        applied_on=today,
         due_date=today + timedelta(days=7),
         lines=[
             LineDraft(kind=BillLineKind.RENEWAL, description="taro.jp 12ヶ月 更新", amount=12_540),

@@ -120,7 +120,17 @@ def test_confirm_with_nothing_ticked_asks_to_choose(owner_client, setup):
     assert "更新するご契約を選択してください。" in page
 
 
-def _apply(client, *rows, token="form-token-1", method="bank_transfer", headers=None, **extra):
+APPLICATION_TOKEN = re.compile(r'name="application_token" value="([^"]+)"')
+
+
+def _confirmed_token(client, *rows) -> str:
+    """The application token the confirm page made for these rows, as a browser gets it."""
+    page = client.post("/renewal/confirm", data=_form(client, *rows)).get_data(as_text=True)
+    return APPLICATION_TOKEN.search(page).group(1)
+
+
+def _apply(client, *rows, token=None, method="bank_transfer", headers=None, **extra):
+    token = token or _confirmed_token(client, *rows)
     data = _form(client, *rows, application_token=token, payment_method=method, **extra)
     return client.post("/renewal/apply", data=data, headers=headers or {})
 
@@ -146,8 +156,9 @@ def test_applying_with_htmx_redirects_by_header(owner_client, setup):
 
 def test_a_double_submitted_apply_makes_one_bill(owner_client, setup):
     a = setup["servers"][0]
-    first = _apply(owner_client, (a, 1, setup["standard"]))
-    second = _apply(owner_client, (a, 1, setup["standard"]))
+    token = _confirmed_token(owner_client, (a, 1, setup["standard"]))
+    first = _apply(owner_client, (a, 1, setup["standard"]), token=token)
+    second = _apply(owner_client, (a, 1, setup["standard"]), token=token)
     assert first.headers["Location"] == second.headers["Location"]
     assert db.session.scalar(select(func.count()).select_from(Bill)) == 1
 
@@ -187,7 +198,8 @@ def test_a_tampered_choice_is_refused_and_makes_no_bill(owner_client, setup, tam
         change.get("months", 1),
         change.get("plan", setup["standard"]),
     )
-    response = _apply(owner_client, row)
+    token = _confirmed_token(owner_client, (setup["servers"][0], 1, setup["standard"]))
+    response = _apply(owner_client, row, token=token)
     assert response.status_code == 200
     assert re.search(
         "お申込できないご契約があります|見つかりません", response.get_data(as_text=True)
@@ -216,7 +228,7 @@ def test_roles_that_may_not_apply_see_prices_but_cannot_apply(client, login_as, 
     page = client.get("/renewal").get_data(as_text=True)
     assert "お申込は管理者または請求担当の方が行えます。" in page
     a = setup["servers"][0]
-    assert _apply(client, (a, 1, setup["standard"])).status_code == 403
+    assert _apply(client, (a, 1, setup["standard"]), token="any").status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Bill)) == 0
 
 

@@ -1,4 +1,5 @@
-"""Renewal and plan change (ご契約更新・プラン変更): what may be renewed, its price, the bill.
+"""The price of a renewal (ご契約更新・プラン変更): what may be renewed, for how long, on which
+plan, and what it costs, row by row, before anything is applied.
 
 Every price and date is computed here from the database; what a form sends is only a choice
 of contract, period and plan, and is checked again on every step.
@@ -12,19 +13,15 @@ from sqlalchemy.orm import selectinload
 
 from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
-from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
+from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
 from panel.services.billing import (
-    CUSTOMER_PAYMENT_METHODS,
     LineDraft,
     convenience_store_fee_line,
-    create_bill,
-    queue_bill_mail,
 )
 from panel.services.calendar import add_months, days_in_month, end_of_month
 from panel.services.contracts import (
     GRACE_DAYS,
-    STATUS_LABELS,
     ContractStatus,
     contract_status,
     last_renewable_day,
@@ -98,6 +95,8 @@ class RenewalQuote:
 
     renewals: list[QuotedRenewal] = field(default_factory=list)
     refusals: dict[int, RowRefusal] = field(default_factory=dict)
+    #: contract ID → name, for every contract asked about
+    contract_names: dict[int, str] = field(default_factory=dict)
     payment_method: str | None = None
     today: date | None = None
 
@@ -309,6 +308,7 @@ def quote_renewal(
     }
     if len(contracts) != len(wanted):
         raise DomainError("選択されたご契約が見つかりません。ページを開き直してください。")
+    quote.contract_names = {contract.id: contract.name for contract in contracts.values()}
     plans = {plan.id: plan for plan in list_plans()}
     prices_by_tld = domain_prices()
     already_billed = bills_awaiting_for(list(wanted))
@@ -326,145 +326,3 @@ def quote_renewal(
         else:
             quote.renewals.append(result)
     return quote
-
-
-def apply_renewal(
-    customer: Customer,
-    selections: list[Selection],
-    month_end: bool,
-    payment_method: str,
-    application_token: str,
-    today: date,
-) -> Bill:
-    """Create the one bill, awaiting payment, for the selection, and queue its e-mail.
-
-    The same confirm form submitted twice finds the bill the first submission made. The
-    contracts are locked first (PostgreSQL), so two applications for one contract can't both
-    pass the "already on a bill" check."""
-    if payment_method not in CUSTOMER_PAYMENT_METHODS:
-        raise DomainError("お支払方法を選択してください。", field="payment_method")
-    if not selections:
-        raise DomainError("更新するご契約を選択してください。")
-    db.session.execute(
-        select(Contract.id)
-        .where(
-            Contract.customer_id == customer.id,
-            Contract.id.in_([selection.contract_id for selection in selections]),
-        )
-        .order_by(Contract.id)
-        .with_for_update()
-    ).all()
-    earlier = db.session.scalar(
-        select(Bill).where(
-            Bill.customer_id == customer.id, Bill.application_token == application_token
-        )
-    )
-    if earlier is not None:
-        return earlier
-    quote = quote_renewal(customer, selections, month_end, today, payment_method)
-    if quote.refusals:
-        raise DomainError("お申込できないご契約があります。内容をご確認ください。")
-    bill = create_bill(
-        customer,
-        kind=BillKind.RENEWAL,
-        payment_method=payment_method,
-        issued_on=today,
-        due_date=quote.due_date,
-        lines=quote.lines,
-    )
-    bill.application_token = application_token
-    db.session.flush()
-    queue_bill_mail(bill)
-    return bill
-
-
-@dataclass
-class RenewalRow:
-    """One contract on the renewal page: its pickers as chosen, and its price or refusal."""
-
-    contract: Contract
-    months: int
-    plan: Plan | None
-    period_options: list[int]
-    ticked: bool
-    result: QuotedRenewal | RowRefusal
-    status: ContractStatus
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
-
-    @property
-    def refusal(self) -> RowRefusal | None:
-        return self.result if isinstance(self.result, RowRefusal) else None
-
-
-def _default_months(offered: list[int], chosen: int | None) -> int:
-    if chosen in offered:
-        return chosen
-    return 12 if 12 in offered else offered[0]
-
-
-@dataclass
-class RenewalPage:
-    rows: list[RenewalRow]
-    #: the quote of the ticked rows
-    quote: RenewalQuote
-    #: contracts past their grace period, listed so the customer knows why they are missing
-    expired: list[Contract]
-    #: every plan, for the plan pickers
-    plans: list[Plan]
-
-
-def plan_renewal_page(
-    customer: Customer,
-    ticked: frozenset[int],
-    months: dict[int, int],
-    plan_ids: dict[int, int],
-    month_end: bool,
-    today: date,
-) -> RenewalPage:
-    """Every renewable contract with its pickers and price, and the quote of the ticked ones.
-
-    A period the chosen plan does not offer snaps to the plan's default here, so the pickers
-    always show a valid choice; the apply step refuses such a period outright."""
-    contracts = list_renewable_contracts(customer, today)
-    plan_lineup = list_plans()
-    plans = {plan.id: plan for plan in plan_lineup}
-    domain_periods = [12 * years for years in DOMAIN_RENEWAL_YEARS]
-    chosen: list[tuple[Contract, Plan | None, list[int], int]] = []
-    for contract in contracts:
-        plan = None if contract.is_domain else plans.get(plan_ids.get(contract.id), contract.plan)
-        offered = domain_periods if plan is None else plan.periods_months
-        chosen.append((contract, plan, offered, _default_months(offered, months.get(contract.id))))
-    every_row = quote_renewal(
-        customer,
-        [Selection(c.id, m, plan.id if plan else None) for c, plan, _, m in chosen],
-        month_end,
-        today,
-    )
-    quoted = {renewal.contract.id: renewal for renewal in every_row.renewals}
-    rows = [
-        RenewalRow(
-            contract=contract,
-            months=months_chosen,
-            plan=plan,
-            period_options=offered,
-            ticked=contract.id in ticked,
-            result=quoted.get(contract.id) or every_row.refusals[contract.id],
-            status=contract_status(contract.renewal_date, contract.is_trial, today),
-        )
-        for contract, plan, offered, months_chosen in chosen
-    ]
-    selected = RenewalQuote(
-        renewals=[row.result for row in rows if row.ticked and not row.refusal], today=today
-    )
-    expired = db.session.scalars(
-        select(Contract)
-        .where(
-            Contract.customer_id == customer.id,
-            Contract.renewal_date < today - timedelta(days=GRACE_DAYS),
-        )
-        .order_by(Contract.renewal_date.desc())
-    )
-    return RenewalPage(rows=rows, quote=selected, expired=list(expired), plans=plan_lineup)

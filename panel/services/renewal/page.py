@@ -1,0 +1,112 @@
+"""The renewal page: every renewable contract with its pickers and price, and the total."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from panel.extensions import db
+from panel.models import Contract, Customer, Plan
+from panel.models.domains import DOMAIN_RENEWAL_YEARS
+from panel.services.contracts import GRACE_DAYS, STATUS_LABELS, ContractStatus, contract_status
+from panel.services.renewal.pricing import (
+    QuotedRenewal,
+    RenewalQuote,
+    RowRefusal,
+    Selection,
+    list_plans,
+    list_renewable_contracts,
+    quote_renewal,
+)
+
+
+@dataclass
+class RenewalRow:
+    """One contract on the renewal page: its pickers as chosen, and its price or refusal."""
+
+    contract: Contract
+    months: int
+    plan: Plan | None
+    period_options: list[int]
+    ticked: bool
+    result: QuotedRenewal | RowRefusal
+    status: ContractStatus
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def refusal(self) -> RowRefusal | None:
+        return self.result if isinstance(self.result, RowRefusal) else None
+
+
+def _default_months(offered: list[int], chosen: int | None) -> int:
+    if chosen in offered:
+        return chosen
+    return 12 if 12 in offered else offered[0]
+
+
+@dataclass
+class RenewalPage:
+    rows: list[RenewalRow]
+    #: the quote of the ticked rows
+    quote: RenewalQuote
+    #: contracts past their grace period, listed so the customer knows why they are missing
+    expired: list[Contract]
+    #: every plan, for the plan pickers
+    plans: list[Plan]
+
+
+def plan_renewal_page(
+    customer: Customer,
+    ticked: frozenset[int],
+    months: dict[int, int],
+    plan_ids: dict[int, int],
+    month_end: bool,
+    today: date,
+) -> RenewalPage:
+    """Every renewable contract with its pickers and price, and the quote of the ticked ones.
+
+    A period the chosen plan does not offer snaps to the plan's default here, so the pickers
+    always show a valid choice; the apply step refuses such a period outright."""
+    contracts = list_renewable_contracts(customer, today)
+    plan_lineup = list_plans()
+    plans = {plan.id: plan for plan in plan_lineup}
+    domain_periods = [12 * years for years in DOMAIN_RENEWAL_YEARS]
+    chosen: list[tuple[Contract, Plan | None, list[int], int]] = []
+    for contract in contracts:
+        plan = None if contract.is_domain else plans.get(plan_ids.get(contract.id), contract.plan)
+        offered = domain_periods if plan is None else plan.periods_months
+        chosen.append((contract, plan, offered, _default_months(offered, months.get(contract.id))))
+    every_row = quote_renewal(
+        customer,
+        [Selection(c.id, m, plan.id if plan else None) for c, plan, _, m in chosen],
+        month_end,
+        today,
+    )
+    quoted = {renewal.contract.id: renewal for renewal in every_row.renewals}
+    rows = [
+        RenewalRow(
+            contract=contract,
+            months=months_chosen,
+            plan=plan,
+            period_options=offered,
+            ticked=contract.id in ticked,
+            result=quoted.get(contract.id) or every_row.refusals[contract.id],
+            status=contract_status(contract.renewal_date, contract.is_trial, today),
+        )
+        for contract, plan, offered, months_chosen in chosen
+    ]
+    selected = RenewalQuote(
+        renewals=[row.result for row in rows if row.ticked and not row.refusal], today=today
+    )
+    expired = db.session.scalars(
+        select(Contract)
+        .where(
+            Contract.customer_id == customer.id,
+            Contract.renewal_date < today - timedelta(days=GRACE_DAYS),
+        )
+        .order_by(Contract.renewal_date.desc())
+    )
+    return RenewalPage(rows=rows, quote=selected, expired=list(expired), plans=plan_lineup)

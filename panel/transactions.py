@@ -1,0 +1,53 @@
+"""The unit of work: one database transaction per request, committed where the request ends.
+
+- A view that returns normally has everything it changed committed, once, after it returns.
+- A view that raises has everything rolled back; the error page is rendered afterwards.
+- A service that refuses (`DomainError`) has what it changed rolled back, and the view shows the
+  refusal, unless the refusal `keeps_record` (the service audited the refused attempt).
+
+Views never commit or roll back themselves. The one exception to "one transaction" is money
+leaving through a provider (`services/payments.py`): the attempt is committed before the call.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+from panel.extensions import db
+from panel.services.errors import DomainError
+
+Result = TypeVar("Result")
+
+
+def unit_of_work(view):
+    """`view` as one transaction: committed when it returns, rolled back when it raises (a
+    failing commit raises too, and so ends in the error page, never half kept)."""
+
+    @wraps(view)
+    def in_one_transaction(*args, **kwargs):
+        try:
+            response = view(*args, **kwargs)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        return response
+
+    return in_one_transaction
+
+
+def call_service(action: Callable[[], Result]) -> tuple[Result | None, DomainError | None]:
+    """Run a service call: (its result, None), or (None, the refusal) after undoing what the
+    request changed, unless the refusal keeps its record."""
+    try:
+        return action(), None
+    except DomainError as refusal:
+        if not refusal.keeps_record:
+            db.session.rollback()
+        return None, refusal
+
+
+def discard_request_changes() -> None:
+    """Before an error page: nothing of the failed request is kept, and the session can be used
+    again to render the page (a failed flush leaves it unusable until rolled back)."""
+    db.session.rollback()

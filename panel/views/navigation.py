@@ -1,0 +1,32 @@
+"""The navigation: the pages of the URL contract each user may open, in one list."""
+
+from flask import Flask
+from flask_login import current_user
+
+from panel.models import Role
+from panel.views import bills, security, settings, users
+
+#: endpoint, label, and the roles that may open the page
+NAVIGATION = (
+    ("dashboard.index", "ダッシュボード", tuple(Role)),
+    ("renewal.index", "ご契約更新・プラン変更", tuple(Role)),
+    ("bills.index", "お支払・ご請求明細", bills.BILL_READERS),
+    ("settings.profile", "会員登録情報変更", settings.PROFILE_EDITORS),
+    ("security.index", "セキュリティ設定", security.ACCOUNT_GUARDS),
+    ("users.index", "ユーザー管理", users.USER_MANAGERS),
+    ("security.own_login", "ログイン設定", security.SUB_USERS),
+)
+
+
+def register_navigation(app: Flask) -> None:
+    @app.context_processor
+    def _navigation():
+        if not (current_user and current_user.is_authenticated):
+            return {"navigation": []}
+        return {
+            "navigation": [
+                (endpoint, label)
+                for endpoint, label, roles in NAVIGATION
+                if current_user.role in roles
+            ]
+        }
