@@ -45,9 +45,13 @@ def seed_command() -> None:
 
 @mail.command("send")
 def send_command() -> None:
-    """Deliver the outbox over SMTP; what fails is retried by a later run."""
-    sent, failed = deliver_outbox(datetime.now(UTC))
-    click.echo(f"sent {sent}, failed {failed} (will be retried)")
+    """Deliver the outbox over SMTP; what fails for now is retried by a later run, what is
+    refused for good or fails MAIL_MAX_ATTEMPTS times is kept as failed."""
+    report = deliver_outbox(datetime.now(UTC))
+    click.echo(
+        f"sent {report.sent}, failed {report.retrying} (will be retried), "
+        f"given up {report.given_up} (kept as failed)"
+    )
 
 
 @payments.command("reconcile")

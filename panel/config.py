@@ -65,6 +65,11 @@ def from_environment() -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_USE_STARTTLS": _bool("MAIL_USE_STARTTLS", False),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "ユーザーズパネル <panel@example.jp>"),
+        # Failed attempts after which a mail is kept as failed and no longer tried: with the
+        # back-off (2, 4, ... minutes, then hourly) 30 spans about a day of mail server outage.
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 30),
+        # The domain of our Message-IDs; empty: the domain of MAIL_FROM's address.
+        "MAIL_MESSAGE_ID_DOMAIN": os.environ.get("MAIL_MESSAGE_ID_DOMAIN", ""),
         # Where customers send bank transfers (銀行振込), shown on bills and in bill e-mails.
         "BANK_TRANSFER_ACCOUNT": os.environ.get(
             "BANK_TRANSFER_ACCOUNT",

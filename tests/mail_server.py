@@ -11,6 +11,15 @@ from aiosmtpd.controller import Controller
 class Inbox:
     def __init__(self):
         self.envelopes = []
+        #: address -> the reply to its RCPT TO instead of 250, e.g. "550 5.1.1 No such user"
+        self.refusals = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refusals:
+            return self.refusals[address]
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         self.envelopes.append(envelope)
@@ -18,7 +27,14 @@ class Inbox:
 
     @property
     def messages(self) -> list[Message]:
-        return [email.message_from_bytes(e.content, policy=default) for e in self.envelopes]
+        return [self._parse(envelope) for envelope in self.envelopes]
+
+    @staticmethod
+    def _parse(envelope) -> Message:
+        if envelope.smtp_utf8:
+            # UTF-8 headers (RFC 6532): parsed from bytes they would come back surrogate-escaped.
+            return email.message_from_string(envelope.content.decode(), policy=default)
+        return email.message_from_bytes(envelope.content, policy=default)
 
 
 def free_port() -> int:
@@ -28,12 +44,15 @@ def free_port() -> int:
 
 
 class MailServer:
-    """Start and stop an SMTP server on a fixed loopback port."""
+    """Start and stop an SMTP server on a fixed loopback port; it offers SMTPUTF8 only when
+    asked to (aiosmtpd's default, like many servers)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, smtputf8: bool = False):
         self.port = port
         self.inbox = Inbox()
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
+        self._controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8
+        )
 
     def start(self):
         self._controller.start()

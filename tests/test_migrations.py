@@ -80,3 +80,41 @@ def test_upgrading_a_database_that_holds_data_keeps_it(empty_database_url):
                 "20261121-0001"
             )
         db.engine.dispose()
+
+
+def test_mail_waiting_or_sent_before_per_recipient_results_keeps_its_recipients(
+    empty_database_url,
+):
+    migrating = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "SECRET_KEY": "x"})
+    with migrating.app_context():
+        upgrade(revision="38dff12f7be2")  # the last one before outbox_recipients
+        with db.engine.begin() as connection:
+            for mail_id, recipients, sent_at in [
+                (1, "taro@example.jp, taro-sub@example.com", "2026-11-21 03:00:00+00"),
+                (2, "hanako@example.jp", None),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO outbox_mails (id, kind, recipients, subject, body,"
+                        " created_at, next_attempt_at, attempts, sent_at) VALUES"
+                        " (:id, 'bill', :recipients, '件名', '本文',"
+                        " '2026-11-21 02:55:00+00', '2026-11-21 02:55:00+00', 0, :sent_at)"
+                    ),
+                    {"id": mail_id, "recipients": recipients, "sent_at": sent_at},
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT mail_id, address, status, answered_at IS NOT NULL"
+                    " FROM outbox_recipients ORDER BY id"
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            (1, "taro@example.jp", "accepted", True),
+            (1, "taro-sub@example.com", "accepted", True),
+            (2, "hanako@example.jp", "pending", False),
+        ]
+        downgrade(revision="38dff12f7be2")  # and back, with the data in place
+        assert "outbox_recipients" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()

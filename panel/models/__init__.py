@@ -6,7 +6,7 @@ from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
 from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceRequest
 from panel.models.domains import DomainPrice
-from panel.models.mail import OutboxMail
+from panel.models.mail import OutboxMail, OutboxRecipient
 from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sandbox import SandboxCharge
@@ -29,6 +29,7 @@ __all__ = [
     "IssuedDocument",
     "LoginSession",
     "OutboxMail",
+    "OutboxRecipient",
     "PaperInvoiceRequest",
     "Payment",
     "PaymentAttempt",

@@ -295,6 +295,11 @@ def bill_history(bill: Bill) -> list[HistoryEntry]:
     for mail in db.session.scalars(select(OutboxMail).where(OutboxMail.bill_id == bill.id)):
         if mail.sent_at:
             entries.append(HistoryEntry(mail.sent_at, f"メールを送信しました: {mail.subject}"))
+        elif mail.failed_at:
+            # Given up for good: "waiting" would be untrue, and the customer may want to
+            # check the addresses in 会員登録情報変更.
+            text = f"メールをお届けできませんでした: {mail.subject}"
+            entries.append(HistoryEntry(mail.failed_at, text))
         else:
             entries.append(HistoryEntry(mail.created_at, f"メールを送信待ちです: {mail.subject}"))
     # A stable sort: what happened comes before the e-mail that tells of it.

@@ -22,6 +22,7 @@ from panel.models import (
 from panel.models.bills import BillKind, PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
+from panel.models.mail import RecipientStatus
 from panel.services.audit import Client
 from panel.services.auth import hash_password
 from panel.services.billing import (
@@ -178,6 +179,8 @@ def _mails_sent(bill: Bill, at: datetime) -> None:
         select(OutboxMail).where(OutboxMail.bill_id == bill.id, OutboxMail.sent_at.is_(None))
     ):
         mail.created_at = mail.next_attempt_at = mail.sent_at = at
+        for recipient in mail.addressees:
+            recipient.status, recipient.answered_at = RecipientStatus.ACCEPTED, at
 
 
 def _past_renewal(

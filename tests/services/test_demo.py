@@ -121,3 +121,4 @@ def test_the_demo_mails_count_as_sent_when_their_bills_were_made():
     # `mail send` right after seeding sends no stale mail.
     assert all(mail.sent_at is not None for mail in mails)
     assert all(mail.sent_at.date() < TODAY for mail in mails)
+    assert {r.status for mail in mails for r in mail.addressees} == {"accepted"}
