@@ -107,7 +107,8 @@ def second_factor():
 def logout():
     auth_service.end_session(current_user, current_client(), utc_now())
     db.session.commit()
-    logout_user()
+    # Emptied first: Flask-Login leaves its order to delete the remember-me cookie in the session.
     session.clear()
+    logout_user()
     flash("ログアウトしました。", "info")
     return redirect(url_for("auth.login"))

@@ -126,10 +126,18 @@ def test_logout_ends_the_session_on_the_server(app, client, login_as):
     assert response.headers["Location"].startswith("/login")
 
 
-def test_logout_ends_the_remembered_login_too(app, client, login_as):
+def test_logout_deletes_and_ends_the_remembered_login(app, client, login_as):
     login_as(factories.owner(factories.customer()), remember=True)
     remembered = client.get_cookie("remember_token").value
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    deletion = [
+        header
+        for header in response.headers.getlist("Set-Cookie")
+        if header.startswith("remember_token=")
+    ]
+    assert len(deletion) == 1 and "Max-Age=0" in deletion[0]
+    assert client.get_cookie("remember_token") is None  # the browser forgets it
+    # A copy kept from before the logout logs nobody in: the session ended on the server.
     replay = app.test_client()
     replay.set_cookie("remember_token", remembered)
     assert replay.get("/").status_code == 302
