@@ -1,11 +1,11 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
 from panel.forms.settings import email_field, stripped
 from panel.models import Role
-from panel.services.users import ROLE_LABELS
+from panel.services.users import ROLE_LABELS, login_id_prefix
 
 
 def role_field() -> SelectField:
@@ -19,16 +19,21 @@ def role_field() -> SelectField:
 
 
 class SubUserForm(FlaskForm):
+    #: only the owner's part of the login ID, typed after the account's prefix shown beside it;
+    #: its length and characters are the service's to judge, with a Japanese message
     login_id = StringField(
         "ログインID",
         filters=[stripped],
-        validators=[InputRequired("ログインIDを入力してください。"), Length(max=64)],
+        validators=[InputRequired("ログインIDを入力してください。")],
     )
     email = email_field("メールアドレス", required="メールアドレスを入力してください。")
     role = role_field()
     password = PasswordField(
         "初期パスワード", validators=[InputRequired("初期パスワードを入力してください。")]
     )
+
+    #: what the template shows before the login ID field
+    login_id_prefix = staticmethod(login_id_prefix)
 
 
 class RoleForm(FlaskForm):

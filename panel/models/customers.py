@@ -36,6 +36,9 @@ class Customer(db.Model):
     __table_args__ = (
         one_of("kind", CustomerKind),
         CheckConstraint("credit_limit >= 0", name="credit_limit_not_negative"),
+        # The separator of sub-users' login IDs (services/users.py): a member ID with it could
+        # be, or begin, another account's sub-user ID.
+        CheckConstraint("member_id NOT LIKE '%+%'", name="member_id_without_plus"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,7 @@
 """Passwords, login with throttling, server-side login sessions and their step-up."""
 
 import hashlib
+import ipaddress
 import secrets
 import unicodedata
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from panel.extensions import db
 from panel.models import LoginSession, User
 from panel.services.audit import Client, record_event
 from panel.services.errors import DomainError
-from panel.services.login_addresses import address_allowed
+from panel.services.login_addresses import address_allowed, client_address
 
 WRONG_CREDENTIALS = "会員IDまたはパスワードが正しくありません。"
 TOO_MANY_ATTEMPTS = (
@@ -101,34 +102,44 @@ def failure_throttle() -> FailureThrottle:
     return current_app.extensions["failure_throttle"]
 
 
+#: An IPv6 client is counted by its /64: one home or office line gets at least that much, and
+#: a host picks new addresses inside it at will (privacy addresses), so one address alone
+#: would let a single attacker multiply the per-address limit.
+THROTTLED_IPV6_PREFIX = 64
+
+
+def _address_key(ip_address: str | None) -> str:
+    address = client_address(ip_address)
+    if address is None:
+        return ip_address or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{THROTTLED_IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
 def _login_keys(login_id: str, client: Client) -> dict[str, str]:
-    return {"account": login_id.casefold(), "address": client.ip_address or "unknown"}
+    return {"account": login_id.casefold(), "address": _address_key(client.ip_address)}
 
 
 def authenticate(login_id: str, password: str, client: Client) -> User:
     """The user with this login ID and password, or a DomainError that does not say which of
-    the two was wrong. A login from outside the account's allowed addresses is refused whether
-    or not the password is right, so the refusal tells nothing about the password. Failures
-    are throttled and audited."""
+    the two was wrong. Only once the password is right does a login from outside the
+    account's allowed addresses hear that its address is refused: before that, an unknown ID
+    and a known one get the same answer from anywhere. Failures are throttled and audited."""
     login_id = login_id.strip()
     throttle = failure_throttle()
     if throttle.is_blocked(**_login_keys(login_id, client)):
         record_event("login_failed", client, detail=f"{login_id}(試行回数の上限)")
         raise DomainError(TOO_MANY_ATTEMPTS, keeps_record=True)
     user = db.session.scalar(select(User).where(User.login_id == login_id))
-    password_right = password_matches(user, password)
-    if (
-        user is not None
-        and user.is_active
-        and not address_allowed(user.customer, client.ip_address)
-    ):
-        throttle.record_failure(**_login_keys(login_id, client))
-        record_event("login_refused_address", client, user=user, detail=login_id)
-        raise DomainError(ADDRESS_REFUSED.format(client.ip_address), keeps_record=True)
-    if not password_right or not user.is_active:
+    if not password_matches(user, password) or not user.is_active:
         throttle.record_failure(**_login_keys(login_id, client))
         record_event("login_failed", client, user=user, detail=login_id)
         raise DomainError(WRONG_CREDENTIALS, keeps_record=True)
+    if not address_allowed(user.customer, client.ip_address):
+        throttle.record_failure(**_login_keys(login_id, client))
+        record_event("login_refused_address", client, user=user, detail=login_id)
+        raise DomainError(ADDRESS_REFUSED.format(client.ip_address), keeps_record=True)
     return user
 
 

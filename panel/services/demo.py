@@ -42,6 +42,7 @@ from panel.services.renewal.pricing import (
     Selection,
     renewal_line,
 )
+from panel.services.users import sub_user_login_id
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105  (published demo credentials)
 STAFF_PASSWORD = "staff-pass-2026"  # noqa: S105
@@ -381,6 +382,16 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
         days(120),
         domains_used=8,
         mail_accounts_used=140,
+    )
+    # The accounting clerk (経理): a sub-user, named within the account's own login IDs.
+    db.session.add(
+        User(
+            customer=customer,
+            login_id=sub_user_login_id(customer, "keiri"),
+            email="tanaka@demo-corp.example.jp",
+            role=Role.BILLING,
+            password_hash=hash_password(DEMO_PASSWORD),
+        )
     )
     for name, expires_in in (
         ("demo-corp.co.jp", 150),

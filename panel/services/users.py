@@ -18,7 +18,14 @@ ROLE_LABELS = {
     Role.TECHNICAL: "技術担当",
     Role.READ_ONLY: "閲覧のみ",
 }
-LOGIN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+#: Joins the member ID and the name the owner gives a sub-user into the sub-user's login ID
+#: (`demo-corp+keiri`). A member ID cannot contain it (a check on the customers table), nor can
+#: a name, nor the login IDs sub-users were given before (a–z 0–9 . _ -): so the text before
+#: it names the one account the ID belongs to, and no sub-user's ID can be another account's.
+LOGIN_ID_SEPARATOR = "+"
+#: The owner's part of a sub-user's login ID; with a member ID of at most 32 characters, the
+#: whole ID fits the login ID's 64.
+SUB_USER_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,30}")
 LAST_OWNER = "管理者が1人もいなくなるため、この変更はできません。先に別の管理者を設定してください。"
 
 
@@ -45,6 +52,27 @@ def _refuse_losing_last_owner(user: User) -> None:
         raise DomainError(LAST_OWNER)
 
 
+def login_id_prefix(customer: Customer) -> str:
+    """What the login ID of every sub-user the owner adds starts with."""
+    return f"{customer.member_id}{LOGIN_ID_SEPARATOR}"
+
+
+def sub_user_login_id(customer: Customer, name: str) -> str:
+    """The login ID of the sub-user whom the owner names `name` (`keiri` → `demo-corp+keiri`);
+    the whole ID with the account's own prefix is understood too."""
+    name = name.strip().lower()
+    prefix = login_id_prefix(customer)
+    if name.startswith(prefix.lower()):
+        name = name[len(prefix) :]
+    if not SUB_USER_NAME_PATTERN.fullmatch(name):
+        raise DomainError(
+            f"ログインIDの「{prefix}」に続く部分は、半角英小文字・数字・記号(. _ -)の1〜31文字で、"
+            "英数字で始めてください。",
+            field="login_id",
+        )
+    return prefix + name
+
+
 def add_sub_user(
     customer: Customer,
     *,
@@ -55,17 +83,19 @@ def add_sub_user(
     by: User,
     client: Client,
 ) -> User:
-    login_id = login_id.strip().lower()
-    if not LOGIN_ID_PATTERN.fullmatch(login_id):
-        raise DomainError(
-            "ログインIDは半角英小文字・数字・記号(. _ -)の3〜64文字で、英数字で始めてください。",
-            field="login_id",
-        )
+    """Add a sub-user under `login_id`: the name the owner typed after the account's prefix.
+    The ID lives in the account's own namespace, so "already used" can only mean one of its
+    own users, and the answer tells nothing about any other account."""
+    login_id = sub_user_login_id(customer, login_id)
     if role not in ROLE_LABELS:
         raise DomainError("役割を選んでください。", field="role")
     _lock(customer)
-    if db.session.scalar(select(User.id).where(func.lower(User.login_id) == login_id)):
-        raise DomainError("このログインIDは既に使われています。", field="login_id")
+    if db.session.scalar(
+        select(User.id).where(User.customer_id == customer.id, User.login_id == login_id)
+    ):
+        raise DomainError(
+            "このログインIDは、このアカウントで既に使われています。", field="login_id"
+        )
     problem = password_problem(password, login_id, customer.member_id)
     if problem:
         raise DomainError(problem, field="password")

@@ -94,7 +94,8 @@ def second_factor():
 @login_required
 def logout():
     auth_service.end_session(current_user, current_client(), utc_now())
-    logout_user()
+    # Emptied first: Flask-Login leaves its order to delete the remember-me cookie in the session.
     session.clear()
+    logout_user()
     flash("ログアウトしました。", "info")
     return redirect(url_for("auth.login"))

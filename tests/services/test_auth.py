@@ -38,6 +38,48 @@ def test_wrong_id_and_wrong_password_are_refused_alike(login_id, password):
     assert failure.ip_address == "192.0.2.10"
 
 
+def test_from_a_refused_address_only_the_right_password_hears_about_the_address():
+    customer = factories.customer()
+    db.session.add(AllowedNetwork(customer=customer, network="203.0.113.0/24", label=""))
+    customer.login_ip_restricted = True
+    db.session.commit()
+    elsewhere = Client(ip_address="198.51.100.1", user_agent="pytest")
+    answers = []
+    for login_id, password in (
+        ("nobody", "wrong"),
+        ("taro", "wrong"),
+        ("taro", factories.PASSWORD),
+    ):
+        with pytest.raises(DomainError) as refusal:
+            auth.authenticate(login_id, password, elsewhere)
+        answers.append(refusal.value.message)
+    assert answers == [
+        "会員IDまたはパスワードが正しくありません。",
+        "会員IDまたはパスワードが正しくありません。",
+        "このIPアドレス(198.51.100.1)からのログインは許可されていません。",
+    ]
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(event.action, event.detail) for event in events] == [
+        ("login_failed", "nobody"),
+        ("login_failed", "taro"),
+        ("login_refused_address", "taro"),
+    ]
+
+
+def test_a_refused_address_counts_as_a_failure_like_a_wrong_password(app):
+    customer = factories.customer()
+    db.session.add(AllowedNetwork(customer=customer, network="203.0.113.0/24", label=""))
+    customer.login_ip_restricted = True
+    db.session.commit()
+    elsewhere = Client(ip_address="198.51.100.1", user_agent="pytest")
+    for password in ["wrong", factories.PASSWORD] * 5:  # 10: the account's limit
+        with pytest.raises(DomainError):
+            auth.authenticate("taro", password, elsewhere)
+    with pytest.raises(DomainError) as refusal:
+        auth.authenticate("taro", factories.PASSWORD, Client("203.0.113.7", "pytest"))
+    assert "試行回数" in refusal.value.message
+
+
 def test_a_disabled_user_cannot_log_in():
     customer = factories.customer()
     factories.owner(customer).disabled_at = NOW
@@ -65,6 +107,36 @@ def test_failures_from_one_address_are_limited_across_accounts(app):
     assert "試行回数" in refusal.value.message
     other_address = Client(ip_address="192.0.2.99", user_agent="pytest")
     assert auth.authenticate("taro", factories.PASSWORD, other_address)
+
+
+def _fail_from(addresses):
+    for number, address in enumerate(addresses):
+        with pytest.raises(DomainError):
+            auth.authenticate(f"guess{number}", "wrong", Client(address, "pytest"))
+
+
+def _blocked_from(address) -> bool:
+    try:
+        auth.authenticate("taro", factories.PASSWORD, Client(address, "pytest"))
+    except DomainError as refusal:
+        assert "試行回数" in refusal.message
+        return True
+    return False
+
+
+def test_the_addresses_of_one_ipv6_64_share_one_failure_count(app):
+    factories.customer()
+    _fail_from(f"2001:db8:1:2::{number:x}" for number in range(1, 51))  # 50: the limit
+    assert _blocked_from("2001:db8:1:2:abcd:ef01:2345:6789")  # another address, the same /64
+    assert not _blocked_from("2001:db8:1:3::1")  # the next /64 is another line
+
+
+def test_an_ipv4_mapped_address_counts_as_the_ipv4_address(app):
+    factories.customer()
+    _fail_from(["192.0.2.10", "::ffff:192.0.2.10"] * 25)
+    assert _blocked_from("192.0.2.10")
+    assert _blocked_from("::ffff:192.0.2.10")
+    assert not _blocked_from("192.0.2.11")
 
 
 def test_worker_processes_share_failure_counts_through_redis():

@@ -94,6 +94,8 @@ def test_the_published_demo_credentials_work():
     client = Client(ip_address="127.0.0.1", user_agent="pytest")
     assert authenticate("demo", "demo-pass-2026", client).customer.member_id == "demo"
     assert authenticate("demo-corp", "demo-pass-2026", client).customer.member_id == "demo-corp"
+    clerk = authenticate("demo-corp+keiri", "demo-pass-2026", client)
+    assert (clerk.customer.member_id, clerk.role) == ("demo-corp", "billing")
     assert db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
 
 

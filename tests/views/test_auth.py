@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -5,7 +6,7 @@ import time_machine
 from sqlalchemy import select
 
 from panel.extensions import db
-from panel.models import AuditEvent
+from panel.models import AllowedNetwork, AuditEvent
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -41,6 +42,33 @@ def test_a_wrong_id_or_password_gets_one_message_and_no_session(client, login_id
     assert response.status_code == 200
     assert WRONG in response.get_data(as_text=True)
     assert client.get("/").status_code == 302  # still not logged in
+
+
+def _answer_page(app, login_id, password) -> tuple[int, str]:
+    """The status and the page a browser from outside the allowed addresses gets, without what
+    differs in any case: its own CSRF token and the login ID it typed."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = "198.51.100.1"
+    response = _post_login(browser, login_id, password)
+    page = response.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    page = page.replace(token, "csrf-token").replace(f'value="{login_id}"', 'value="…"')
+    return response.status_code, page
+
+
+def test_an_unknown_id_and_a_wrong_password_get_the_same_page_from_a_refused_address(app):
+    customer = factories.customer()
+    db.session.add(AllowedNetwork(customer=customer, network="203.0.113.0/24", label=""))
+    customer.login_ip_restricted = True
+    db.session.commit()
+    unknown = _answer_page(app, "nobody", "wrong-password")
+    known = _answer_page(app, "taro", "wrong-password")
+    assert unknown == known
+    assert unknown[0] == 200 and WRONG in unknown[1]
+    assert "許可されていません" not in known[1]
+    # Only the right password learns that the address is the reason.
+    status, page = _answer_page(app, "taro", factories.PASSWORD)
+    assert "このIPアドレス(198.51.100.1)からのログインは許可されていません。" in page
 
 
 def test_empty_fields_are_named_in_japanese(client):
@@ -98,10 +126,18 @@ def test_logout_ends_the_session_on_the_server(app, client, login_as):
     assert response.headers["Location"].startswith("/login")
 
 
-def test_logout_ends_the_remembered_login_too(app, client, login_as):
+def test_logout_deletes_and_ends_the_remembered_login(app, client, login_as):
     login_as(factories.owner(factories.customer()), remember=True)
     remembered = client.get_cookie("remember_token").value
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    deletion = [
+        header
+        for header in response.headers.getlist("Set-Cookie")
+        if header.startswith("remember_token=")
+    ]
+    assert len(deletion) == 1 and "Max-Age=0" in deletion[0]
+    assert client.get_cookie("remember_token") is None  # the browser forgets it
+    # A copy kept from before the logout logs nobody in: the session ended on the server.
     replay = app.test_client()
     replay.set_cookie("remember_token", remembered)
     assert replay.get("/").status_code == 302

@@ -33,7 +33,7 @@ def customer():
 
 def _add_user(owner_client, **changes):
     form = {
-        "login_id": "taro-keiri",
+        "login_id": "keiri",
         "email": "keiri@example.jp",
         "role": "billing",
         "password": KEIRI_PASSWORD,
@@ -56,10 +56,10 @@ def test_a_billing_sub_user_pays_bills_but_cannot_open_the_account_settings(
     added = _add_user(owner)
     assert added.headers["Location"] == "/settings/users"
     page = _text(owner.get("/settings/users"))
-    assert "ユーザー taro-keiri を追加しました。" in page
-    assert "taro-keiri keiri@example.jp" in page
+    assert "ユーザー taro+keiri を追加しました。" in page
+    assert "taro+keiri keiri@example.jp" in page
 
-    keiri = _log_in(app, "taro-keiri", KEIRI_PASSWORD)
+    keiri = _log_in(app, "taro+keiri", KEIRI_PASSWORD)
     menu = _text(keiri.get("/"))
     assert "お支払・ご請求明細" in menu and "ログイン設定" in menu
     assert "セキュリティ設定" not in menu and "ユーザー管理" not in menu
@@ -86,14 +86,14 @@ def test_a_billing_sub_user_pays_bills_but_cannot_open_the_account_settings(
 def test_a_new_role_applies_on_the_sub_users_next_request(app, client, login_as, customer):
     owner = login_as(factories.owner(customer))
     _add_user(owner)
-    keiri = _log_in(app, "taro-keiri", KEIRI_PASSWORD)
+    keiri = _log_in(app, "taro+keiri", KEIRI_PASSWORD)
     assert keiri.get("/bills").status_code == 200
-    user = db.session.scalar(select(User).where(User.login_id == "taro-keiri"))
+    user = db.session.scalar(select(User).where(User.login_id == "taro+keiri"))
     owner.post(
         f"/settings/users/{user.id}/role",
         data={f"user-{user.id}-role": "technical", "csrf_token": csrf_token(owner, "/")},
     )
-    assert "役割の変更 taro-keiri: 請求担当 → 技術担当" in _text(owner.get("/settings/security"))
+    assert "役割の変更 taro+keiri: 請求担当 → 技術担当" in _text(owner.get("/settings/security"))
     assert keiri.get("/bills").status_code == 403
 
     owner.post(f"/settings/users/{user.id}/disable", data={"csrf_token": csrf_token(owner, "/")})
@@ -114,11 +114,30 @@ def test_the_last_owner_is_kept_with_a_message(client, login_as, customer):
     assert db.session.get(User, owner_user.id).is_active
 
 
+def test_the_form_asks_only_for_the_part_after_the_accounts_prefix(client, login_as, customer):
+    owner = login_as(factories.owner(customer))
+    page = owner.get("/settings/users").get_data(as_text=True)
+    field = re.search(
+        r'<span class="login-id-prefix" id="login_id-prefix">([^<]*)</span>\s*<input([^>]*)>', page
+    )
+    assert field.group(1) == "taro+"
+    assert 'name="login_id"' in field.group(2)
+    assert 'aria-describedby="login_id-prefix login_id-hint"' in field.group(2)
+    assert "例: taro+keiri" in _text(owner.get("/settings/users"))
+
+
 def test_a_refused_sub_user_keeps_what_was_typed_and_says_why(client, login_as, customer):
     owner = login_as(factories.owner(customer))
-    taken = _add_user(owner, login_id="taro")
-    assert "このログインIDは既に使われています。" in _text(taken)
-    assert 'value="keiri@example.jp"' in taken.get_data(as_text=True)
-    short = _add_user(owner, password="short")
+    _add_user(owner)
+    taken = _add_user(owner, email="other@example.jp")
+    assert "このログインIDは、このアカウントで既に使われています。" in _text(taken)
+    assert 'value="other@example.jp"' in taken.get_data(as_text=True)
+    assert 'aria-invalid="true"' in taken.get_data(as_text=True)
+    malformed = _add_user(owner, login_id="経理")
+    assert "ログインIDの「taro+」に続く部分は、半角英小文字" in _text(malformed)
+    short = _add_user(owner, login_id="somu", password="short")
     assert "パスワードは12文字以上で入力してください。" in _text(short)
-    assert db.session.scalar(select(User).where(User.login_id != "taro")) is None
+    assert db.session.scalars(select(User.login_id).order_by(User.id)).all() == [
+        "taro",
+        "taro+keiri",
+    ]
