@@ -128,13 +128,6 @@ def login_as(client):
 
 
 def pytest_collection_modifyitems(config, items):
-    # Tests of row locking need PostgreSQL: on SQLite they are deselected (SQLite is the demo
-    # database; concurrency is guaranteed on PostgreSQL, where these run).
-    if os.environ.get("PANEL_TEST_DATABASE") != "postgresql":
-        needs_postgres = [item for item in items if item.get_closest_marker("postgresql")]
-        if needs_postgres:
-            config.hook.pytest_deselected(items=needs_postgres)
-            items[:] = [item for item in items if item not in needs_postgres]
     # Browser tests last: a failure in the quick tests shows up first.
     items.sort(key=lambda item: Path(item.fspath).parts[-2] == "e2e")
 

@@ -235,7 +235,9 @@ def unsettled_attempt(bill: Bill) -> PaymentAttempt | None:
     )
 
 
-def _start_attempt(bill: Bill, method: PaymentMethod, order_id: str | None = None) -> int:
+def _start_attempt(
+    bill: Bill, method: PaymentMethod, now: datetime, order_id: str | None = None
+) -> int:
     """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID."""
     lock_awaiting_bill(bill)
     _require_method(bill, method)
@@ -254,6 +256,7 @@ def _start_attempt(bill: Bill, method: PaymentMethod, order_id: str | None = Non
         amount=bill.total,
         idempotency_key=f"{bill.bill_no}/{sequence}",
         provider_order_id=order_id,
+        created_at=now,
     )
     db.session.add(attempt)
     db.session.flush()
@@ -322,7 +325,7 @@ def pay_by_card(
     _settle_lost_attempt(bill, now, client)
     if bill.status == BillStatus.PAID:
         return Settlement(PaymentOutcome.DUPLICATE)
-    attempt_id = _start_attempt(bill, PaymentMethod.CARD)
+    attempt_id = _start_attempt(bill, PaymentMethod.CARD, now)
     attempt = db.session.get(PaymentAttempt, attempt_id)
     outcome = _call_gateway(
         gateway.charge_card,
@@ -385,7 +388,9 @@ def complete_paypal_payment(bill: Bill, approval: str, now: datetime, client: Cl
     )
     if attempt is not None and not attempt.is_unsettled:
         return _settled_result(attempt)
-    attempt_id = attempt.id if attempt else _start_attempt(bill, PaymentMethod.PAYPAL, order_id)
+    attempt_id = (
+        attempt.id if attempt else _start_attempt(bill, PaymentMethod.PAYPAL, now, order_id)
+    )
     attempt = db.session.get(PaymentAttempt, attempt_id)
     outcome = _call_gateway(
         gateway.capture_paypal, approval, attempt.amount, bill.bill_no, attempt.idempotency_key

@@ -1,6 +1,7 @@
-"""Payments racing each other on PostgreSQL: real threads, each doing its work as a request
-does (its own app context, database session and transaction, committed at the end), so the
-row locks in the services are what keeps the outcome consistent."""
+"""Payments racing each other, on PostgreSQL and on SQLite: real threads, each doing its work as
+a request does (its own app context, database session and transaction, committed at the end),
+so the row locks in the services (PostgreSQL) and the write lock every writing transaction takes
+at its start (SQLite) are what keeps the outcome consistent."""
 
 import threading
 from datetime import UTC, date, datetime
@@ -18,9 +19,7 @@ from panel.services.payments import PaymentOutcome, ReceivedMoney, apply_payment
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import Selection
 from tests import factories
-from tests.concurrency import WAIT, as_a_request, run_together
-
-pytestmark = pytest.mark.postgresql
+from tests.concurrency import WAIT, as_a_request, loaded_together, run_together
 
 TODAY = date(2026, 11, 21)
 RENEWAL_DATE = date(2026, 12, 1)
@@ -126,16 +125,14 @@ def test_a_payment_racing_a_cancellation_ends_paid_or_cancelled_with_the_money_f
 
         def pay(bill_id=bill_id, money=money, barrier=barrier):
             def work():
-                loaded = db.session.get(Bill, bill_id)
-                barrier.wait(WAIT)
+                loaded = loaded_together(barrier, lambda: db.session.get(Bill, bill_id))
                 return apply_payment(loaded, money, datetime.now(UTC), NOBODY)
 
             return as_a_request(app, work)
 
         def cancel(bill_id=bill_id, barrier=barrier):
             def work():
-                loaded = db.session.get(Bill, bill_id)
-                barrier.wait(WAIT)
+                loaded = loaded_together(barrier, lambda: db.session.get(Bill, bill_id))
                 return cancel_bill(loaded, datetime.now(UTC), None, NOBODY).status
 
             return as_a_request(app, work)
