@@ -21,7 +21,7 @@ from panel.models.bills import BillKind, BillStatus
 from panel.models.documents import DocumentKind
 from panel.models.types import utc_now
 from panel.pdf import render_pdf
-from panel.services.billing import transfer_reference
+from panel.services.billing import lock_bill, transfer_reference
 from panel.services.errors import DomainError
 from panel.services.renewal.pricing import RenewalQuote
 
@@ -197,7 +197,11 @@ def render_quote(customer: Customer, quote: RenewalQuote, today: date) -> bytes:
 
 
 def request_paper_invoice(bill: Bill, user: User, now: datetime) -> PaperInvoiceRequest:
-    """紙面の請求書郵送: the invoice goes on the staff's paper queue, once per bill."""
+    """紙面の請求書郵送: the invoice goes on the staff's paper queue, once per bill; a cancelled
+    bill asks for nothing to be paid, so it gets no paper invoice."""
+    lock_bill(bill)
+    if bill.status == BillStatus.CANCELLED:
+        raise DomainError("取り消されたご請求の紙面の請求書は郵送できません。")
     table = PaperInvoiceRequest.__table__
     added = db.session.execute(
         dialect_insert(table)

@@ -247,3 +247,16 @@ def test_a_paper_invoice_is_queued_once(plans):
     with pytest.raises(DomainError, match="すでにご依頼"):
         request_paper_invoice(bill, factories.owner(customer), NOW)
     assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 1
+
+
+def test_a_cancelled_bill_gets_no_paper_invoice(plans):
+    """Refused by the service itself, not only hidden on the page: a stale page (or a hand-made
+    request) asking for the paper invoice of a bill cancelled meanwhile queues nothing."""
+    customer = factories.customer()
+    bill = _bill(customer, plans)
+    cancel_bill(bill, NOW, None, Client(ip_address=None, user_agent=None))
+    db.session.commit()
+    with pytest.raises(DomainError, match="取り消されたご請求"):
+        request_paper_invoice(bill, factories.owner(customer), NOW)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0

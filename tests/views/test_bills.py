@@ -326,3 +326,62 @@ def test_a_paper_invoice_is_requested_once_and_shown_on_the_bill(owner, setup):
     assert "紙面の請求書郵送を依頼する" not in text
     again = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
     assert "すでにご依頼いただいています。" in again
+
+
+# Faults a customer meets while paying
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_a_card_form_sent_after_the_method_changed_in_another_tab_says_why(owner, setup, headers):
+    bill = _bill(setup, PaymentMethod.CARD)
+    card_form = _card_form(owner, bill) | {"number": "4242424242424242"}
+    # In another tab, the method becomes bank transfer: the card form there is now stale.
+    _post(owner, f"/bills/{bill.bill_no}/payment-method", {"method": "bank_transfer"})
+    response = _post(owner, f"/bills/{bill.bill_no}/pay/card", card_form, headers)
+    if not headers:
+        response = owner.get(response.headers["Location"])
+    assert "お支払方法が変更されています。ページを開き直してからお手続きください。" in _text(
+        response
+    )
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+def test_3d_secure_through_the_pages_pays_once(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    form = _card_form(owner, bill) | {"number": "4000000000003220"}
+    to_challenge = _post(owner, f"/bills/{bill.bill_no}/pay/card", form, HTMX)
+    challenge_url = to_challenge.headers["HX-Redirect"]
+    assert challenge_url.startswith("/sandbox/3ds/")
+    page = owner.get(f"/bills/{bill.bill_no}")
+    assert "カード会社の本人認証(3-Dセキュア)の途中です。" in _text(page)
+
+    challenge = owner.get(challenge_url)
+    assert "カード会社の本人認証(3-Dセキュア)" in _text(challenge)
+    back = owner.post(
+        challenge_url,
+        data={"answer": "authenticate", "csrf_token": csrf_token(owner, challenge_url)},
+    )
+    assert back.headers["Location"].endswith(f"/bills/{bill.bill_no}/pay/card/return")
+    for _ in range(2):  # coming back twice (a reload) pays once
+        returned = owner.get(back.headers["Location"])
+        assert returned.headers["Location"] == f"/bills/{bill.bill_no}"
+        page = _text(owner.get(returned.headers["Location"]))
+    assert "このご請求のお支払は完了しています。" in page
+    assert _reload(bill).status == BillStatus.PAID
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def test_an_abandoned_challenge_leaves_the_bill_awaiting(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    form = _card_form(owner, bill) | {"number": "4000000000003220"}
+    challenge_url = _post(owner, f"/bills/{bill.bill_no}/pay/card", form).headers["Location"]
+    back = owner.post(
+        challenge_url, data={"answer": "abandon", "csrf_token": csrf_token(owner, challenge_url)}
+    )
+    returned = owner.get(back.headers["Location"])
+    page = _text(owner.get(returned.headers["Location"]))
+    assert "本人認証(3-Dセキュア)が中止されました。" in page
+    assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
+    assert "本人認証(3-Dセキュア)の途中です" not in page
+    assert "このご請求のお支払は完了しています" not in page
