@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from panel.forms import PanelForm
 from panel.forms.settings import email_field, stripped
 from panel.models import Role
 from panel.services.users import ROLE_LABELS
@@ -18,11 +18,14 @@ def role_field() -> SelectField:
     )
 
 
-class SubUserForm(FlaskForm):
+class SubUserForm(PanelForm):
     login_id = StringField(
         "ログインID",
         filters=[stripped],
-        validators=[InputRequired("ログインIDを入力してください。"), Length(max=64)],
+        validators=[
+            InputRequired("ログインIDを入力してください。"),
+            Length(max=64, message="ログインIDは64文字以内で入力してください。"),
+        ],
     )
     email = email_field("メールアドレス", required="メールアドレスを入力してください。")
     role = role_field()
@@ -31,5 +34,5 @@ class SubUserForm(FlaskForm):
     )
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PanelForm):
     role = role_field()
