@@ -13,6 +13,7 @@ from panel.extensions import csrf, db, login_manager, migrate
 from panel.filters import register_filters
 from panel.gateways import init_payment_gateway
 from panel.htmx import htmx
+from panel.request_guards import register_request_guards
 from panel.services.auth import FailureThrottle
 from panel.services.documents import registration_number_error
 from panel.views import register_views
@@ -38,6 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
         proxies = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
+    # First: its URL checks run before any other extension's, and its ID converter must be
+    # in place before the views' routes are added.
+    register_request_guards(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     login_manager.init_app(app)

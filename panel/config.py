@@ -49,6 +49,9 @@ def from_environment() -> dict:
         # Argon2id cost; the defaults follow RFC 9106's second recommended option.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),
         "ARGON2_MEMORY_COST_KIB": _int("ARGON2_MEMORY_COST_KIB", 64 * 1024),
+        # The largest request body read (werkzeug answers 413 beyond it, chunked bodies too).
+        # The panel's forms are a few kilobytes; nothing it takes is uploaded.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "HTTPS": https,
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,

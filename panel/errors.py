@@ -2,6 +2,7 @@
 
 from flask import Flask, flash, render_template, url_for
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
 
 from panel.htmx import is_partial_request, redirect_to
 from panel.transactions import discard_request_changes
@@ -11,12 +12,21 @@ MESSAGES = {
     403: ("この操作は許可されていません", "このページを利用する権限がありません。"),
     404: ("ページが見つかりません", "お探しのページは存在しないか、移動しました。"),
     405: ("この操作は利用できません", "このページはこの方法では利用できません。"),
+    413: (
+        "送信された内容が大きすぎます",
+        "一度に送信できる量を超えています。内容を減らしてから、もう一度お試しください。",
+    ),
     429: ("操作が多すぎます", "しばらく時間をおいてから、もう一度お試しください。"),
     500: (
         "システムエラーが発生しました",
         "ご迷惑をおかけしております。時間をおいてもう一度お試しください。",
     ),
 }
+
+
+class RefusedInput(BadRequest):
+    """A request refused before any form could show why (a 400); `description` is the
+    Japanese reason shown on the page."""
 
 
 def refusal_page(title: str, message: str, status: int):
@@ -34,6 +44,10 @@ def _error_page(status: int):
 def register_error_handlers(app: Flask) -> None:
     for status in MESSAGES:
         app.register_error_handler(status, lambda error, status=status: _error_page(status))
+
+    @app.errorhandler(RefusedInput)
+    def _refused_input(error):
+        return refusal_page(MESSAGES[400][0], error.description, 400)
 
     @app.errorhandler(CSRFError)
     def _form_expired(error):

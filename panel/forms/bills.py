@@ -4,11 +4,11 @@ import re
 import unicodedata
 from datetime import date, datetime
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Regexp
 
+from panel.forms import PanelForm
 from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 
@@ -18,16 +18,21 @@ def normalised(value: str | None) -> str | None:
     return unicodedata.normalize("NFKC", value).strip() if value else value
 
 
+#: Up to 999,999,999 yen, in ASCII digits (after NFKC): str.isdigit() also takes ١٢.
+YEN = re.compile(r"[0-9]{1,9}")
+
+
 class YenField(IntegerField):
     """Whole yen, also when typed as 12,540, １２５４０ or 12540円."""
 
     def process_formdata(self, valuelist):
-        text = (normalised(valuelist[0]) or "") if valuelist else ""
-        text = text.replace(",", "").removesuffix("円")
+        typed = valuelist[0] if valuelist else ""
+        text = (normalised(typed) or "").replace(",", "").removesuffix("円")
         if not text:
             self.data = None
             return
-        if not text.isdigit() or len(text) > 9:
+        # NFKC turns ² and ① into digits too (category "No"): only digits typed as digits count.
+        if not YEN.fullmatch(text) or any(unicodedata.category(c) == "No" for c in typed):
             self.data = None
             raise ValueError("金額は半角数字で入力してください(例: 12540)。")
         self.data = int(text)
@@ -48,7 +53,7 @@ class JapaneseDateField(DateField):
             raise ValueError("日付を正しく入力してください(例: 2026-11-21)。") from None
 
 
-class PaymentMethodForm(FlaskForm):
+class PaymentMethodForm(PanelForm):
     method = RadioField(
         "お支払方法",
         choices=[SelectChoice(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
@@ -63,13 +68,16 @@ class PaymentMethodForm(FlaskForm):
 EXPIRY = re.compile(r"^(0[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})$")
 
 
-class CardForm(FlaskForm):
+class CardForm(PanelForm):
     """Card details go straight to the gateway for a token; the panel keeps none of them."""
 
     number = StringField(
         "カード番号",
         filters=[normalised],
-        validators=[InputRequired("カード番号を入力してください。"), Length(max=30)],
+        validators=[
+            InputRequired("カード番号を入力してください。"),
+            Length(max=30, message="カード番号は30文字以内で入力してください。"),
+        ],
     )
     expiry = StringField(
         "有効期限(月/年)",
@@ -82,7 +90,10 @@ class CardForm(FlaskForm):
     security_code = StringField(
         "セキュリティコード",
         filters=[normalised],
-        validators=[InputRequired("セキュリティコードを入力してください。"), Length(max=4)],
+        validators=[
+            InputRequired("セキュリティコードを入力してください。"),
+            Length(max=4, message="セキュリティコードは4桁以内で入力してください。"),
+        ],
     )
 
     def expiry_month_year(self) -> tuple[int, int]:
@@ -90,7 +101,7 @@ class CardForm(FlaskForm):
         return int(month), int(year) if len(year) == 4 else 2000 + int(year)
 
 
-class TransferNoticeForm(FlaskForm):
+class TransferNoticeForm(PanelForm):
     transferred_on = JapaneseDateField(
         "振込日", validators=[InputRequired("振込日を入力してください。")]
     )

@@ -2,17 +2,24 @@
 
 The rows are dynamic (one per contract), so they are read by hand rather than by WTForms;
 anything that is not a whole number is treated as not chosen, and the service checks the rest.
+The form has no free text, so a control or bidi character anywhere in it was put there by hand:
+the whole request is refused (400) rather than a field.
 """
 
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from panel.errors import RefusedInput
+from panel.forms import HIDDEN_CHARACTER_MESSAGE, has_hidden_character
 from panel.models.bills import PaymentMethod
 
 
 def _whole_number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) <= 9 else None
+    # isascii(): isdigit() also takes ² and ١٢, which int() then refuses or misreads.
+    if value and value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,12 @@ class RenewalForm:
 
     @classmethod
     def read(cls, values: MultiDict) -> "RenewalForm":
+        if any(
+            has_hidden_character(key) or has_hidden_character(value)
+            for key, value in values.items(multi=True)
+        ):
+            raise RefusedInput(HIDDEN_CHARACTER_MESSAGE)
+
         def per_contract(prefix: str) -> dict[int, int]:
             chosen = {}
             for key, value in values.items():

@@ -1,7 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import AnyOf, EqualTo, InputRequired, Length
 
+from panel.forms import PanelForm
 from panel.forms.settings import stripped
 
 
@@ -18,17 +18,20 @@ def code_field(label: str = "確認コード") -> StringField:
 def password_field(label: str = "現在のパスワード") -> PasswordField:
     return PasswordField(
         label,
-        validators=[InputRequired("パスワードを入力してください。"), Length(max=128)],
+        validators=[
+            InputRequired("パスワードを入力してください。"),
+            Length(max=128, message="パスワードは128文字以内で入力してください。"),
+        ],
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PanelForm):
     """A code from the authenticator app, or a recovery code."""
 
     code = code_field()
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(PanelForm):
     """The password, and a code when two-factor login is on (the step-up, disabling two-factor
     login, new recovery codes). Views drop `code` for users without two-factor login."""
 
@@ -36,7 +39,7 @@ class IdentityForm(FlaskForm):
     code = code_field()
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PanelForm):
     current_password = password_field()
     new_password = PasswordField(
         "新しいパスワード", validators=[InputRequired("新しいパスワードを入力してください。")]
@@ -50,11 +53,14 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class AllowedNetworkForm(FlaskForm):
+class AllowedNetworkForm(PanelForm):
     address = StringField(
         "IPアドレスまたは範囲(CIDR)",
         filters=[stripped],
-        validators=[InputRequired("IPアドレスを入力してください。"), Length(max=64)],
+        validators=[
+            InputRequired("IPアドレスを入力してください。"),
+            Length(max=64, message="IPアドレスは64文字以内で入力してください。"),
+        ],
     )
     label = StringField(
         "名前(任意)",
@@ -63,5 +69,9 @@ class AllowedNetworkForm(FlaskForm):
     )
 
 
-class IpRestrictionForm(FlaskForm):
-    restricted = HiddenField(validators=[AnyOf(["on", "off"])])
+class IpRestrictionForm(PanelForm):
+    restricted = HiddenField(
+        validators=[
+            AnyOf(["on", "off"], message="IP制限を有効にするか無効にするかを選んでください。")
+        ]
+    )

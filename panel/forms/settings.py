@@ -1,7 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional
+
+from panel.forms import PanelForm
 
 INVALID_EMAIL = "メールアドレスの形式が正しくありません(例: taro@example.jp)。"
 EMAIL_TOO_LONG = "メールアドレスは254文字以内で入力してください。"
@@ -22,7 +23,7 @@ def email_field(label: str, *, required: str | None) -> EmailField:
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PanelForm):
     name = StringField(
         "お名前(法人の場合は法人名)",
         filters=[stripped],

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from panel.forms import PanelForm
 from panel.forms.settings import email_field, stripped
 from panel.models import Role
 from panel.services.users import ROLE_LABELS, login_id_prefix
@@ -18,7 +18,7 @@ def role_field() -> SelectField:
     )
 
 
-class SubUserForm(FlaskForm):
+class SubUserForm(PanelForm):
     #: only the owner's part of the login ID, typed after the account's prefix shown beside it;
     #: its length and characters are the service's to judge, with a Japanese message
     login_id = StringField(
@@ -36,5 +36,5 @@ class SubUserForm(FlaskForm):
     login_id_prefix = staticmethod(login_id_prefix)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PanelForm):
     role = role_field()

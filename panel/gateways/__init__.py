@@ -104,6 +104,10 @@ class PaymentGateway(Protocol):
     name: str
     #: the convenience-store chains that accept its payment numbers
     stores: tuple[str, ...]
+    #: the header its notifications are signed in (a request without it is refused unread)
+    signature_header: str
+    #: the request header its notifications are signed in (checked before the body is read)
+    signature_header: str
 
     def tokenise_card(self, card: CardDetails, today: date) -> CardToken:
         """A token for the card, or `PaymentRefused` naming the field that is wrong."""

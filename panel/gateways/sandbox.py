@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 import urllib.error
@@ -50,6 +51,9 @@ from panel.models.sandbox import SandboxCharge
 from panel.models.types import utc_now
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
+#: The signature's parts: a Unix time (up to the year 2286) and a hex SHA-256 HMAC.
+SIGNATURE_TIME = re.compile(r"[0-9]{1,10}")
+SIGNATURE_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: A notification signed longer ago than this is refused (a replayed capture, say).
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 
@@ -148,6 +152,7 @@ def _outcome(row: SandboxCharge | None) -> ChargeOutcome:
 class SandboxGateway:
     name = "sandbox"
     stores = STORES
+    signature_header = SIGNATURE_HEADER
     #: shown under the card form, so that anyone trying the panel can pay
     test_cards = {
         **TEST_CARDS,
@@ -396,8 +401,14 @@ class SandboxGateway:
             for part in headers.get(SIGNATURE_HEADER, "").split(",")
             if "=" in part
         )
-        if "t" not in fields or "v1" not in fields or not fields["t"].isdigit():
+        if "t" not in fields or "v1" not in fields:
             raise InvalidNotification("missing signature")
+        # ASCII digits that fit a date: isdigit() also takes ² and ١٢, and a 20-digit time
+        # overflows datetime.
+        if not SIGNATURE_TIME.fullmatch(fields["t"]) or not SIGNATURE_DIGEST.fullmatch(
+            fields["v1"]
+        ):
+            raise InvalidNotification("malformed signature")
         sent_at = datetime.fromtimestamp(int(fields["t"]), tz=now.tzinfo)
         expected = sign(self._secret, body, sent_at).split("v1=", 1)[1]
         if not hmac.compare_digest(expected, fields["v1"]):

@@ -143,16 +143,17 @@ def authenticate(login_id: str, password: str, client: Client) -> User:
     return user
 
 
-def check_password(user: User, password: str, client: Client) -> None:
-    """Refuse, throttled as a failed login of the user's ID, a password that is not theirs."""
+def check_password(user: User, password: str, client: Client, *, field: str = "password") -> None:
+    """Refuse, throttled as a failed login of the user's ID, a password that is not theirs;
+    the refusal names the form's `field` the password was typed into."""
     throttle = failure_throttle()
     keys = _login_keys(user.login_id, client)
     if throttle.is_blocked(**keys):
-        raise DomainError(TOO_MANY_ATTEMPTS, field="password")
+        raise DomainError(TOO_MANY_ATTEMPTS, field=field)
     if not password_matches(user, password):
         throttle.record_failure(**keys)
         record_event("password_refused", client, user=user)
-        raise DomainError("パスワードが正しくありません。", field="password", keeps_record=True)
+        raise DomainError("パスワードが正しくありません。", field=field, keeps_record=True)
 
 
 @lru_cache(maxsize=1)
@@ -164,6 +165,8 @@ def _common_passwords() -> frozenset[str]:
 def password_problem(password: str, *identifiers: str) -> str | None:
     """Why `password` may not be a new password of the login with these IDs (its login ID and
     the account's member ID), or None when it may."""
+    if not password.strip():
+        return "空白だけのパスワードは使えません。文字や数字を含めてください。"
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"パスワードは{MIN_PASSWORD_LENGTH}文字以上で入力してください。"
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -180,7 +183,7 @@ def change_password(
     user: User, current_password: str, new_password: str, client: Client, now: datetime
 ) -> None:
     """Set a new password; every other session of the user ends (this one stays)."""
-    check_password(user, current_password, client)
+    check_password(user, current_password, client, field="current_password")
     problem = password_problem(new_password, user.login_id, user.customer.member_id)
     if problem:
         raise DomainError(problem, field="new_password")

@@ -91,9 +91,7 @@ def index():
     status = request.args.get("status") or None
     if status is not None and status not in set(BillStatus):
         abort(404)
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(404)
+    page = request.args.get("page", 1, type=int)  # a page number, by the request guard
     bills = list_bills(current_user.customer, status, page)
     return render_page_or_partial(
         "bills/index.html", "bills/_list.html", bills=bills, status_filter=status, tabs=TABS

@@ -1,6 +1,7 @@
 """The payment provider's webhook: signed notifications that money arrived."""
 
 from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from panel.extensions import csrf
 from panel.gateways import InvalidNotification, payment_gateway
@@ -11,15 +12,25 @@ from panel.views.requests import current_client
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 
+#: A notification is a small JSON document; anything larger is not one.
+MAX_NOTIFICATION_BYTES = 64 * 1024
+
 
 @bp.post("/notifications")
 @csrf.exempt  # the provider signs its notifications instead (HMAC, checked below)
 def notifications():
     gateway = payment_gateway()
+    # Refused before a byte of the body is read: unsigned, or larger than a notification can
+    # be (by its Content-Length, or as it is read when it has none).
+    if not request.headers.get(gateway.signature_header):
+        return jsonify(error="missing signature"), 400
+    request.max_content_length = MAX_NOTIFICATION_BYTES
     try:
         notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
     except InvalidNotification as refusal:
         return jsonify(error=str(refusal)), 400
+    except RequestEntityTooLarge:
+        return jsonify(error="too large"), 413
     outcome, refusal = call_service(
         lambda: receive_notification(notification, gateway.name, utc_now(), current_client())
     )

@@ -197,6 +197,9 @@ def test_an_unknown_token_loads_nobody():
         ("my-TARO-password", "含めないでください"),  # the login ID, in any case
         ("qwertyuiopasdfghjkl", "よく使われていて"),
         ("ＰＡＳＳＷＯＲＤＰＡＳＳＷＯＲＤ", "よく使われていて"),  # full-width is no disguise
+        (" " * 12, "空白だけ"),
+        ("\u3000" * 12, "空白だけ"),  # full-width spaces are spaces too
+        ("   ", "空白だけ"),
         ("correct horse battery", None),
         ("パスワードは十二文字以上です", None),  # any characters
     ],
@@ -213,7 +216,8 @@ def test_changing_the_password_ends_the_other_sessions_but_this_one():
     db.session.commit()
     with pytest.raises(DomainError) as refusal:
         auth.change_password(user, "wrong", "a-new-password-2026", CLIENT, NOW)
-    assert refusal.value.field == "password"
+    # The form's field: the password-change form has no field named "password".
+    assert refusal.value.field == "current_password"
     with pytest.raises(DomainError) as refusal:
         auth.change_password(user, factories.PASSWORD, "taro-2026-password", CLIENT, NOW)
     assert refusal.value.field == "new_password"
