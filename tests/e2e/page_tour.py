@@ -38,12 +38,14 @@ class Visit:
     """One page of the tour. `user` opens `path` (None: a visitor with no session yet); with
     `post`, the form on that page is then sent to `post` with `fields` (a dict, or a function
     of the page's HTML) and the CSRF token, redirects followed. The page that results must
-    answer `status` and contain `shows`, so that the checkers check the page meant."""
+    answer `status`, have `heading` as its h1 and contain `shows`: the checkers check the page
+    meant, not a login page or an error instead."""
 
     name: str
     user: str | None
     path: str
-    shows: str
+    heading: str
+    shows: str = ""
     post: str | None = None
     fields: dict | Callable[[str], dict] = field(default_factory=dict)
     status: int = 200
@@ -146,7 +148,8 @@ def prepare_tour() -> list[Visit]:
             "ログイン(会員IDまたはパスワードの誤り)",
             None,
             "/login",
-            "会員IDまたはパスワードが正しくありません。",
+            "ユーザーズパネルにログイン",
+            shows="会員IDまたはパスワードが正しくありません。",
             post="/login",
             fields={"login_id": OWNER, "password": "not-the-password"},
         ),
@@ -159,7 +162,7 @@ def prepare_tour() -> list[Visit]:
             fields={"login_id": TWO_FACTOR_OWNER, "password": PASSWORD},
         ),
         Visit(
-            "ページが見つかりません(ログアウト中)",
+            "ページが見つかりません(ログインなし)",
             None,
             "/no-such-page",
             "ページが見つかりません",
@@ -171,7 +174,8 @@ def prepare_tour() -> list[Visit]:
             "ご契約更新・お申込内容の確認",
             OWNER,
             "/renewal",
-            "お申込内容",
+            "ご契約更新・プラン変更",
+            shows='id="confirm-summary"',
             post="/renewal/confirm",
             fields={
                 "renew": str(trial.id),
@@ -180,18 +184,23 @@ def prepare_tour() -> list[Visit]:
             },
         ),
         Visit("お支払・ご請求明細", OWNER, "/bills", "お支払・ご請求明細"),
-        *(Visit(_bill_name(bill), OWNER, f"/bills/{bill.bill_no}", bill.bill_no) for bill in bills),
+        *(
+            Visit(_bill_name(bill), OWNER, f"/bills/{bill.bill_no}", "ご請求の詳細")
+            for bill in bills
+        ),
         Visit(
             "お申込の取消の確認",
             OWNER,
             f"/bills/{transfer.bill_no}/cancel",
-            "のお申込を取り消しますか?",
+            "ご請求の詳細",
+            shows="のお申込を取り消しますか?",
         ),
         Visit(
             "カード払い(入力なし)",
             OWNER,
             f"/bills/{card.bill_no}",
-            "カード番号を入力してください。",
+            "ご請求の詳細",
+            shows="カード番号を入力してください。",
             post=f"/bills/{card.bill_no}/pay/card",
             fields=_card_form_left_empty,
         ),
@@ -199,37 +208,41 @@ def prepare_tour() -> list[Visit]:
             "振込連絡(入力なし)",
             OWNER,
             f"/bills/{transfer.bill_no}",
-            "振込日を入力してください。",
+            "ご請求の詳細",
+            shows="振込日を入力してください。",
             post=f"/bills/{transfer.bill_no}/transfer-notice",
         ),
         Visit(
-            "PayPal(サンドボックスの承認ページ)",
+            "PayPalの承認(サンドボックス)",
             OWNER,
             f"/bills/{paypal.bill_no}",
-            "PayPal",
+            "PayPalでのお支払の承認",
             post=f"/bills/{paypal.bill_no}/pay/paypal",
         ),
         Visit(
             "ご請求(閲覧のみ)",
             READ_ONLY,
             f"/bills/{transfer.bill_no}",
-            "お支払のお手続きは、管理者または請求担当の方が行えます。",
+            "ご請求の詳細",
+            shows="お支払のお手続きは、管理者または請求担当の方が行えます。",
         ),
         Visit("会員登録情報変更", OWNER, "/settings/profile", "会員登録情報変更"),
         Visit(
             "会員登録情報変更(入力なし)",
             OWNER,
             "/settings/profile",
-            "入力内容をご確認ください。",
+            "会員登録情報変更",
+            shows="入力内容をご確認ください。",
             post="/settings/profile",
         ),
         Visit("セキュリティ設定", OWNER, "/settings/security", "セキュリティ設定"),
-        Visit("二要素認証の設定", OWNER, "/settings/two-factor", "認証アプリでQRコードを読み取る"),
+        Visit("二要素認証の設定", OWNER, "/settings/two-factor", "二要素認証の設定"),
         Visit(
             "二要素認証の設定(確認コードの誤り)",
             OWNER,
             "/settings/two-factor",
-            "確認コードが正しくありません。",
+            "二要素認証の設定",
+            shows="確認コードが正しくありません。",
             post="/settings/two-factor",
             fields=_wrong_code,
         ),
@@ -245,9 +258,12 @@ def prepare_tour() -> list[Visit]:
             "セキュリティ設定(二要素認証が有効)",
             OWNER,
             "/settings/security",
-            "二要素認証を無効にする",
+            "セキュリティ設定",
+            shows="二要素認証を無効にする",
         ),
-        Visit("パスワードの確認", OWNER, "/settings/confirm", "確認コード"),
+        Visit(
+            "本人確認(二要素認証が有効)", OWNER, "/settings/confirm", "本人確認", shows="確認コード"
+        ),
         Visit("ユーザー管理", OWNER, "/settings/users", "ユーザー管理"),
         Visit("ログイン設定(サブユーザー)", BILLING, "/settings/login", "ログイン設定"),
         Visit(

@@ -34,6 +34,7 @@ def _check_arrival(visit: Visit, status: int, path: str, page_html: str) -> None
     """The page reached is the one the visit means, not a login page or an error instead."""
     where = f"{visit.name}: {path}"
     assert status == visit.status, f"{where} answered {status}, not {visit.status}"
+    assert f"<h1>{visit.heading}</h1>" in page_html, f"{where} is not {visit.heading}"
     assert visit.shows in page_html, f"{where} does not show {visit.shows!r}"
 
 
@@ -139,7 +140,7 @@ def nu_html_errors(pages: dict[Path, str]) -> list[str]:
         [java, "-jar", str(VNU_JAR), "--format", "json", "--stdout", *map(str, pages)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # seconds: it takes a few, but a machine short of memory is slow
     )
     assert checked.stdout, f"vnu.jar said nothing (exit {checked.returncode}): {checked.stderr}"
     names = {path.name: name for path, name in pages.items()}
