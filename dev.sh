@@ -2,6 +2,8 @@
 # The project's one setup-and-run script, for Debian 12 (see README.md).
 #   ./dev.sh demo               set up, migrate, seed demo data, serve http://127.0.0.1:5000
 #   ./dev.sh test [PYTEST...]   set up, lint, run pytest on SQLite and then on PostgreSQL
+#   ./dev.sh lock [UV ARGS...]  rewrite requirements.lock from pyproject.toml (--upgrade, or
+#                               --upgrade-package NAME, to move pins; otherwise they stay)
 # Safe to run again: it installs and recreates only what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
@@ -10,7 +12,10 @@ BASE_PACKAGES=(python3 python3-venv python3-dev libpango-1.0-0 libpangoft2-1.0-0
                libharfbuzz-subset0 fonts-noto-cjk tzdata)
 TEST_PACKAGES=(chromium poppler-utils)
 VENV=.venv
-STAMP=$VENV/.pyproject.sha256          # hash of the pyproject.toml last installed
+LOCK=requirements.lock                 # every Python package, pinned, with hashes
+STAMP=$VENV/.installed.sha256          # hash of the lock (and pyproject.toml) last installed
+UV_VERSION=0.13.9                      # the lock's resolver, only for ./dev.sh lock
+NPM_STAMP=node_modules/.installed.sha256   # hash of the package-lock.json last installed
 PG_PORT=54329                          # throwaway PostgreSQL, when none is reachable
 REDIS_PORT=6390                        # throwaway Redis, when none is reachable
 APT_UPDATED='' PG_DIR='' PG_BIN='' REDIS_DIR=''
@@ -41,19 +46,36 @@ ensure_packages() {
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# The virtualenv holds exactly the lock: when it changes, the virtualenv is made afresh, so
+# nothing installed by hand or left from an older lock stays. pip checks every file's hash.
+# The project itself goes in without its dependencies (they all came from the lock) and
+# without build isolation (its build backend, setuptools, is in the lock too).
 ensure_venv() {
-  if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    say "creating virtualenv in $VENV"
-    rm -rf "$VENV"
-    /usr/bin/python3 -m venv "$VENV"
-  fi
   local hash
-  hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
-  if [[ $(cat "$STAMP" 2>/dev/null) != "$hash" ]]; then
-    say "installing Python packages (pyproject.toml is new or changed)"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
-    echo "$hash" >"$STAMP"
+  hash=$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [[ $(cat "$STAMP" 2>/dev/null) == "$hash" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    return 0
   fi
+  say "creating virtualenv in $VENV from $LOCK (new or changed)"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$LOCK"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$hash" >"$STAMP"
+}
+
+# The page checkers the tests run (package.json): the Nu HTML Checker, a Java program, and
+# axe-core, injected into Chromium. Install scripts are skipped: vnu-jar's would download a
+# Java of its own, and Debian's is used instead.
+ensure_page_checkers() {
+  command -v java >/dev/null || ensure_packages openjdk-17-jre-headless
+  command -v npm >/dev/null || ensure_packages nodejs npm
+  local hash
+  hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+  [[ $(cat "$NPM_STAMP" 2>/dev/null) == "$hash" ]] && return 0
+  say "installing the page checkers from package-lock.json (new or changed)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  echo "$hash" >"$NPM_STAMP"
 }
 
 postgres_reachable() {
@@ -132,18 +154,40 @@ cmd_demo() {
   exec "$VENV/bin/flask" --app wsgi run --host 127.0.0.1 --port 5000
 }
 
+cmd_lock() {
+  ensure_packages python3 python3-venv
+  local tools
+  tools=$(mktemp -d /tmp/panel-lock.XXXXXX)
+  # shellcheck disable=SC2064  # the directory is known now
+  trap "rm -rf '$tools'" EXIT
+  say "installing uv $UV_VERSION in a throwaway virtualenv"
+  /usr/bin/python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check "uv==$UV_VERSION"
+  say "resolving pyproject.toml (with the test extra and its build backend) into $LOCK"
+  # Universal: one lock for every platform and Python >= 3.11, pinned to exact versions with
+  # the hashes of all their files. Pins already in the lock stay unless an argument moves them.
+  "$tools/bin/python" -c 'import tomllib, sys
+print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' |
+    "$tools/bin/uv" pip compile pyproject.toml - --extra test --universal \
+      --python-version 3.11 --generate-hashes --custom-compile-command './dev.sh lock' \
+      --quiet --output-file "$LOCK" "$@"
+  say "$LOCK written: review the diff, then run ./dev.sh test"
+}
+
 cmd_test() {
   ensure_packages "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   ensure_venv
+  ensure_page_checkers
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM HUP
   ensure_postgres
   ensure_redis
-  say "linting with ruff"
+  say "linting with ruff (check and format)"
   local paths=(panel tests migrations/env.py wsgi.py)
   [[ -d bench ]] && paths+=(bench)
   "$VENV/bin/ruff" check "${paths[@]}"
+  "$VENV/bin/ruff" format --check "${paths[@]}"
   run_pytest SQLite sqlite "" "$@"
   run_pytest PostgreSQL postgresql "$TEST_DATABASE_URL" "$@"
 }
@@ -151,5 +195,6 @@ cmd_test() {
 case ${1:-} in
   demo) (($# == 1)) || die "usage: ./dev.sh demo"; cmd_demo ;;
   test) shift; cmd_test "$@" ;;
-  *) die "usage: ./dev.sh demo | ./dev.sh test [pytest args...]" ;;
+  lock) shift; cmd_lock "$@" ;;
+  *) die "usage: ./dev.sh demo | ./dev.sh test [pytest args...] | ./dev.sh lock [uv args...]" ;;
 esac

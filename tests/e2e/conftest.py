@@ -22,9 +22,14 @@ def browser():
         browser.close()
 
 
+def browser_context(browser):
+    """A fresh browser profile, as a customer in Japan has it."""
+    return browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+    context = browser_context(browser)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

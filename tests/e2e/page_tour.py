@@ -1,0 +1,283 @@
+"""Every page a customer can open, as the users who open them: the tour the page checkers
+(tests/e2e/test_page_checks.py) take, once through the test client for the Nu HTML Checker
+and once in Chromium for axe-core.
+
+The data is the demo's (`seed_demo`), with what it lacks added by the factories: bills awaiting
+payment by card, PayPal and a convenience store (no payment number yet), a sub-user of each
+role, and two-factor login on for the corporate owner.
+"""
+
+import html
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyotp
+from sqlalchemy import select
+
+from panel.extensions import db
+from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
+from panel.models.bills import BillStatus, PaymentMethod
+from panel.models.customers import Role
+from panel.services.calendar import today_in_japan
+from panel.services.demo import DEMO_PASSWORD, seed_demo
+from tests import factories
+
+OWNER = "demo"
+#: The corporate owner, with two-factor login on: logs in only to show the code step.
+TWO_FACTOR_OWNER = "demo-corp"
+BILLING = "demo-billing"
+TECHNICAL = "demo-tech"
+READ_ONLY = "demo-viewer"
+PASSWORD = DEMO_PASSWORD
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page of the tour. `user` opens `path` (None: a visitor with no session yet); with
+    `post`, the form on that page is then sent to `post` with `fields` (a dict, or a function
+    of the page's HTML) and the CSRF token, redirects followed. The page that results must
+    answer `status`, have `heading` as its h1 and contain `shows`: the checkers check the page
+    meant, not a login page or an error instead."""
+
+    name: str
+    user: str | None
+    path: str
+    heading: str
+    shows: str = ""
+    post: str | None = None
+    fields: dict | Callable[[str], dict] = field(default_factory=dict)
+    status: int = 200
+
+    def form_fields(self, page_html: str) -> dict:
+        fields = self.fields(page_html) if callable(self.fields) else self.fields
+        return {"csrf_token": hidden_value(page_html, "csrf_token")} | fields
+
+
+def hidden_value(page_html: str, name: str) -> str:
+    """The value of the hidden input `name` on the page (whatever the attribute order)."""
+    tag = re.search(rf'<input[^>]*\bname="{re.escape(name)}"[^>]*>', page_html)
+    assert tag, f"no hidden field {name} on the page"
+    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
+    return html.unescape(value.group(1)) if value else ""
+
+
+def _enrolment_secret(page_html: str) -> str:
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page_html)
+    assert secret, "no setup key on the two-factor page"
+    return secret.group(1).replace(" ", "")
+
+
+def _right_code(page_html: str) -> dict:
+    return {"code": pyotp.TOTP(_enrolment_secret(page_html)).now()}
+
+
+def _wrong_code(page_html: str) -> dict:
+    totp = pyotp.TOTP(_enrolment_secret(page_html))
+    now = time.time()
+    accepted = {totp.at(now + steps * totp.interval) for steps in (-1, 0, 1)}
+    return {"code": next(code for code in ("000000", "111111", "222222") if code not in accepted)}
+
+
+def _card_form_left_empty(page_html: str) -> dict:
+    return {"payment_token": hidden_value(page_html, "payment_token")}
+
+
+def _bill_name(bill: Bill) -> str:
+    name = f"ご請求 {bill.bill_no}({bill.status_label}・{bill.payment_method_label}"
+    if bill.status == BillStatus.AWAITING_PAYMENT and bill.payment_method == (
+        PaymentMethod.CONVENIENCE_STORE
+    ):
+        issued = db.session.scalar(select(StorePayment.id).where(StorePayment.bill_id == bill.id))
+        name += "・お支払番号発行済み" if issued else "・お支払番号未発行"
+    return name + ")"
+
+
+def _customer(member_id: str) -> Customer:
+    return db.session.scalar(select(Customer).where(Customer.member_id == member_id))
+
+
+def _server(customer: Customer, name: str) -> Contract:
+    return db.session.scalar(
+        select(Contract).where(
+            Contract.customer_id == customer.id,
+            Contract.name == name,
+            Contract.kind == ContractKind.HOSTING,
+        )
+    )
+
+
+def _awaiting(bills: list[Bill], method: str) -> Bill:
+    return next(
+        bill
+        for bill in bills
+        if bill.status == BillStatus.AWAITING_PAYMENT and bill.payment_method == method
+    )
+
+
+def prepare_tour() -> list[Visit]:
+    """Seed the data and list the visits, in the order they are taken (some build on earlier
+    ones: two-factor login is turned on before the pages that show it on)."""
+    today = today_in_japan()
+    seed_demo(today)
+    db.session.commit()
+    demo = _customer(OWNER)
+    for method, contract in (
+        (PaymentMethod.CARD, "yamada-blog.com"),
+        (PaymentMethod.PAYPAL, "yamada-photo.net"),
+        (PaymentMethod.CONVENIENCE_STORE, "yamada-shop.jp"),
+    ):
+        factories.renewal_bill(demo, _server(demo, contract), method=method, today=today)
+    factories.sub_user(demo, BILLING, Role.BILLING, PASSWORD)
+    factories.sub_user(demo, TECHNICAL, Role.TECHNICAL, PASSWORD)
+    factories.sub_user(demo, READ_ONLY, Role.READ_ONLY, PASSWORD)
+    factories.owner(_customer(TWO_FACTOR_OWNER)).totp_secret = pyotp.random_base32()
+    db.session.commit()
+
+    bills = list(
+        db.session.scalars(select(Bill).where(Bill.customer_id == demo.id).order_by(Bill.bill_no))
+    )
+    card, paypal = _awaiting(bills, PaymentMethod.CARD), _awaiting(bills, PaymentMethod.PAYPAL)
+    transfer = _awaiting(bills, PaymentMethod.BANK_TRANSFER)
+    trial = _server(demo, "yamada-trial.jp")
+
+    return [
+        Visit("ログイン", None, "/login", "ユーザーズパネルにログイン"),
+        Visit(
+            "ログイン(会員IDまたはパスワードの誤り)",
+            None,
+            "/login",
+            "ユーザーズパネルにログイン",
+            shows="会員IDまたはパスワードが正しくありません。",
+            post="/login",
+            fields={"login_id": OWNER, "password": "not-the-password"},
+        ),
+        Visit(
+            "確認コードの入力",
+            None,
+            "/login",
+            "確認コードの入力",
+            post="/login",
+            fields={"login_id": TWO_FACTOR_OWNER, "password": PASSWORD},
+        ),
+        Visit(
+            "ページが見つかりません(ログインなし)",
+            None,
+            "/no-such-page",
+            "ページが見つかりません",
+            status=404,
+        ),
+        Visit("ダッシュボード", OWNER, "/", "ダッシュボード"),
+        Visit("ご契約更新・プラン変更", OWNER, "/renewal", "ご契約更新・プラン変更"),
+        Visit(
+            "ご契約更新・お申込内容の確認",
+            OWNER,
+            "/renewal",
+            "ご契約更新・プラン変更",
+            shows='id="confirm-summary"',
+            post="/renewal/confirm",
+            fields={
+                "renew": str(trial.id),
+                f"months-{trial.id}": "12",
+                f"plan-{trial.id}": str(trial.plan_id),
+            },
+        ),
+        Visit("お支払・ご請求明細", OWNER, "/bills", "お支払・ご請求明細"),
+        *(
+            Visit(_bill_name(bill), OWNER, f"/bills/{bill.bill_no}", "ご請求の詳細")
+            for bill in bills
+        ),
+        Visit(
+            "お申込の取消の確認",
+            OWNER,
+            f"/bills/{transfer.bill_no}/cancel",
+            "ご請求の詳細",
+            shows="のお申込を取り消しますか?",
+        ),
+        Visit(
+            "カード払い(入力なし)",
+            OWNER,
+            f"/bills/{card.bill_no}",
+            "ご請求の詳細",
+            shows="カード番号を入力してください。",
+            post=f"/bills/{card.bill_no}/pay/card",
+            fields=_card_form_left_empty,
+        ),
+        Visit(
+            "振込連絡(入力なし)",
+            OWNER,
+            f"/bills/{transfer.bill_no}",
+            "ご請求の詳細",
+            shows="振込日を入力してください。",
+            post=f"/bills/{transfer.bill_no}/transfer-notice",
+        ),
+        Visit(
+            "PayPalの承認(サンドボックス)",
+            OWNER,
+            f"/bills/{paypal.bill_no}",
+            "PayPalでのお支払の承認",
+            post=f"/bills/{paypal.bill_no}/pay/paypal",
+        ),
+        Visit(
+            "ご請求(閲覧のみ)",
+            READ_ONLY,
+            f"/bills/{transfer.bill_no}",
+            "ご請求の詳細",
+            shows="お支払のお手続きは、管理者または請求担当の方が行えます。",
+        ),
+        Visit("会員登録情報変更", OWNER, "/settings/profile", "会員登録情報変更"),
+        Visit(
+            "会員登録情報変更(入力なし)",
+            OWNER,
+            "/settings/profile",
+            "会員登録情報変更",
+            shows="入力内容をご確認ください。",
+            post="/settings/profile",
+        ),
+        Visit("セキュリティ設定", OWNER, "/settings/security", "セキュリティ設定"),
+        Visit("二要素認証の設定", OWNER, "/settings/two-factor", "二要素認証の設定"),
+        Visit(
+            "二要素認証の設定(確認コードの誤り)",
+            OWNER,
+            "/settings/two-factor",
+            "二要素認証の設定",
+            shows="確認コードが正しくありません。",
+            post="/settings/two-factor",
+            fields=_wrong_code,
+        ),
+        Visit(
+            "リカバリーコード",
+            OWNER,
+            "/settings/two-factor",
+            "リカバリーコード",
+            post="/settings/two-factor",
+            fields=_right_code,
+        ),
+        Visit(
+            "セキュリティ設定(二要素認証が有効)",
+            OWNER,
+            "/settings/security",
+            "セキュリティ設定",
+            shows="二要素認証を無効にする",
+        ),
+        Visit(
+            "本人確認(二要素認証が有効)", OWNER, "/settings/confirm", "本人確認", shows="確認コード"
+        ),
+        Visit("ユーザー管理", OWNER, "/settings/users", "ユーザー管理"),
+        Visit("ログイン設定(サブユーザー)", BILLING, "/settings/login", "ログイン設定"),
+        Visit(
+            "ページが見つかりません",
+            OWNER,
+            "/bills/no-such-bill",
+            "ページが見つかりません",
+            status=404,
+        ),
+        Visit(
+            "この操作は許可されていません",
+            TECHNICAL,
+            "/bills",
+            "この操作は許可されていません",
+            status=403,
+        ),
+    ]
