@@ -17,6 +17,7 @@ import pyotp
 from sqlalchemy import select
 
 from panel.extensions import db
+from panel.gateways.sandbox import AUTHENTICATED_CARD
 from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.customers import Role
@@ -78,10 +79,6 @@ def _wrong_code(page_html: str) -> dict:
     now = time.time()
     accepted = {totp.at(now + steps * totp.interval) for steps in (-1, 0, 1)}
     return {"code": next(code for code in ("000000", "111111", "222222") if code not in accepted)}
-
-
-def _card_form_left_empty(page_html: str) -> dict:
-    return {"payment_token": hidden_value(page_html, "payment_token")}
 
 
 def _bill_name(bill: Bill) -> str:
@@ -202,7 +199,22 @@ def prepare_tour() -> list[Visit]:
             "ご請求の詳細",
             shows="カード番号を入力してください。",
             post=f"/bills/{card.bill_no}/pay/card",
-            fields=_card_form_left_empty,
+        ),
+        Visit(
+            "本人認証(3-Dセキュア・サンドボックス)",
+            OWNER,
+            f"/bills/{card.bill_no}",
+            "カード会社の本人認証(3-Dセキュア)",
+            shows="認証する",
+            post=f"/bills/{card.bill_no}/pay/card",
+            fields={"number": AUTHENTICATED_CARD, "expiry": "12/30", "security_code": "123"},
+        ),
+        Visit(
+            "ご請求(本人認証の途中)",
+            OWNER,
+            f"/bills/{card.bill_no}",
+            "ご請求の詳細",
+            shows="カード会社の本人認証(3-Dセキュア)の途中です。",
         ),
         Visit(
             "振込連絡(入力なし)",
