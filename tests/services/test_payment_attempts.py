@@ -126,13 +126,17 @@ def _crash_after_the_charge(monkeypatch):
     monkeypatch.setattr(payments, "_record_outcome", crash)
 
 
-def test_a_charge_lost_in_a_crash_is_found_by_its_key_and_never_charged_again(server, monkeypatch):
-    bill = _bill(server)
+def _pay_and_crash(bill, monkeypatch) -> None:
     with monkeypatch.context() as patched:
         _crash_after_the_charge(patched)
         with pytest.raises(SystemExit):
             pay_by_card(bill, _card(), "/return", TODAY, NOW, CLIENT)
         db.session.rollback()
+
+
+def test_a_charge_lost_in_a_crash_is_found_by_its_key_and_never_charged_again(server, monkeypatch):
+    bill = _bill(server)
+    _pay_and_crash(bill, monkeypatch)
     assert _attempts(bill) == [(1, AttemptState.PENDING, f"{bill.bill_no}/1")]
     assert _count(SandboxCharge) == 1  # the provider took the money
     assert _count(Payment) == 0
@@ -153,11 +157,7 @@ def test_a_charge_lost_in_a_crash_is_found_by_its_key_and_never_charged_again(se
 
 def test_reconcile_applies_a_lost_charge_once(server, monkeypatch):
     bill = _bill(server)
-    with monkeypatch.context() as patched:
-        _crash_after_the_charge(patched)
-        with pytest.raises(SystemExit):
-            pay_by_card(bill, _card(), "/return", TODAY, NOW, CLIENT)
-        db.session.rollback()
+    _pay_and_crash(bill, monkeypatch)
 
     assert reconcile_attempts(NOW + timedelta(seconds=5)) == {"applied": 0, "closed": 0}
     later = NOW + IN_FLIGHT
@@ -253,11 +253,7 @@ def test_paying_again_during_a_challenge_cancels_it_first(server, request_contex
 
 def test_no_cancellation_or_method_change_while_money_is_in_flight(server, monkeypatch):
     bill = _bill(server)
-    with monkeypatch.context() as patched:
-        _crash_after_the_charge(patched)
-        with pytest.raises(SystemExit):
-            pay_by_card(bill, _card(), "/return", TODAY, NOW, CLIENT)
-        db.session.rollback()
+    _pay_and_crash(bill, monkeypatch)
     for change in (
         lambda: cancel_bill(bill, NOW, None, CLIENT),
         lambda: change_payment_method(bill, PaymentMethod.BANK_TRANSFER),
