@@ -14,7 +14,7 @@ from functools import wraps
 from typing import TypeVar
 
 from panel.extensions import db
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 
 Result = TypeVar("Result")
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 
 
 @dataclass(frozen=True)

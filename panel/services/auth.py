@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 
 from panel.extensions import db
 from panel.models import LoginSession, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 from panel.services.login_addresses import address_allowed, client_address
 
 WRONG_CREDENTIALS = "会員IDまたはパスワードが正しくありません。"

@@ -32,8 +32,8 @@ from panel.models.bills import (
     PaymentMethod,
 )
 from panel.models.payments import AttemptState
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 from panel.services.mail import queue_mail
 
 #: The fee a convenience-store payment adds to the bill, tax included.

@@ -21,8 +21,8 @@ from panel.models.bills import BillKind, BillStatus
 from panel.models.documents import DocumentKind
 from panel.models.types import utc_now
 from panel.pdf import render_pdf
+from panel.refusals import DomainError
 from panel.services.billing import transfer_reference
-from panel.services.errors import DomainError
 from panel.services.renewal.pricing import RenewalQuote
 
 REGISTRATION_NUMBER = re.compile(r"^T(\d)(\d{12})$")

@@ -28,6 +28,7 @@ from panel.gateways import (
 from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.payments import UNSETTLED_ATTEMPT_STATES, AttemptState
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.billing import (
     bill_no_of_transfer,
@@ -36,7 +37,6 @@ from panel.services.billing import (
     lock_bill,
     queue_payment_mail,
 )
-from panel.services.errors import DomainError
 
 Result = TypeVar("Result")
 

@@ -16,9 +16,9 @@ from sqlalchemy import delete, func, select, update
 
 from panel.extensions import db
 from panel.models import RecoveryCode, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.auth import check_password, failure_throttle, mark_confirmed
-from panel.services.errors import DomainError
 
 #: Codes one time step (30 s) either side of the server's clock are accepted, for a phone
 #: whose clock is a little off and a code typed as it changes.

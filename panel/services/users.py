@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import Customer, Role, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.auth import end_sessions, hash_password, password_problem
-from panel.services.errors import DomainError
 
 ROLE_LABELS = {
     Role.OWNER: "管理者",

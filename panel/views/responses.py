@@ -8,7 +8,7 @@ from urllib.parse import quote
 from flask import Response, flash, redirect
 from flask_wtf import FlaskForm
 
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 from panel.transactions import call_service
 
 Result = TypeVar("Result")

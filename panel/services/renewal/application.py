@@ -11,8 +11,8 @@ from sqlalchemy import select
 from panel.extensions import db
 from panel.models import Bill, Customer
 from panel.models.bills import BillKind
+from panel.refusals import DomainError
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS, create_bill, queue_bill_mail
-from panel.services.errors import DomainError
 from panel.services.renewal.pricing import RenewalQuote, Selection, quote_renewal
 
 EXPIRED_FORM = "ページの有効期限が切れました。もう一度お試しください。"

@@ -15,6 +15,7 @@ from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
+from panel.refusals import DomainError
 from panel.services.billing import (
     LineDraft,
     convenience_store_fee_line,
@@ -26,7 +27,6 @@ from panel.services.contracts import (
     contract_status,
     last_renewable_day,
 )
-from panel.services.errors import DomainError
 from panel.services.tax import RateTotal, totals_by_rate
 
 #: A renewal bill is due at the latest this many days after the application.

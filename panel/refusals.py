@@ -1,4 +1,5 @@
-"""The one error type services raise when a rule refuses."""
+"""The one error type a rule refuses with: raised by services, and by gateways through
+`PaymentRefused`, so it lives below both."""
 
 
 class DomainError(Exception):
