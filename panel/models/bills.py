@@ -11,7 +11,7 @@ from panel.models.contracts import Contract
 from panel.models.customers import Customer
 from panel.models.plans import Plan
 from panel.models.types import UtcDateTime, one_of, utc_now
-from panel.services.tax import RateTotal, totals_by_rate
+from panel.tax import RateTotal, totals_by_rate
 
 #: The standard consumption-tax rate, in percent; 8 is the reduced rate, 0 is for untaxed money
 #: (a deposit to the account balance is a prepayment, not a sale).

@@ -27,7 +27,7 @@ from panel.services.contracts import (
     contract_status,
     last_renewable_day,
 )
-from panel.services.tax import RateTotal, totals_by_rate
+from panel.tax import RateTotal, totals_by_rate
 
 #: A renewal bill is due at the latest this many days after the application.
 MAX_DAYS_TO_PAY = 14
