@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from panel.dates import JAPAN, add_months
 from panel.extensions import db
 from panel.gateways import CardToken
 from panel.models import (
@@ -32,7 +33,6 @@ from panel.services.billing import (
     queue_bill_mail,
     transfer_reference,
 )
-from panel.services.calendar import JAPAN, add_months
 from panel.services.contracts import last_renewable_day
 from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
 from panel.services.renewal.application import apply_renewal, new_application_token

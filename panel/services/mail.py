@@ -14,10 +14,10 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import select
 
+from panel.dates import JAPAN
 from panel.extensions import db
 from panel.models import Bill, Customer, OutboxMail, OutboxRecipient
 from panel.models.mail import RecipientStatus
-from panel.services.calendar import JAPAN
 
 #: After the n-th failure a mail waits 2**n minutes, at most this long, before the next try.
 MAX_BACKOFF = timedelta(hours=1)

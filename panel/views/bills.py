@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from panel.database import writes_on_get
+from panel.dates import today_in_japan
 from panel.errors import refusal_page
 from panel.extensions import db
 from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
@@ -37,7 +38,6 @@ from panel.services.billing import (
     resend_bill_mail,
     transfer_reference,
 )
-from panel.services.calendar import today_in_japan
 from panel.services.documents import (
     invoice,
     paper_invoice_request,

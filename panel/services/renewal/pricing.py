@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel.dates import add_months, days_in_month, end_of_month
 from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
@@ -20,7 +21,6 @@ from panel.services.billing import (
     LineDraft,
     convenience_store_fee_line,
 )
-from panel.services.calendar import add_months, days_in_month, end_of_month
 from panel.services.contracts import (
     GRACE_DAYS,
     ContractStatus,
