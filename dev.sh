@@ -144,6 +144,7 @@ cmd_test() {
   local paths=(panel tests migrations/env.py wsgi.py)
   [[ -d bench ]] && paths+=(bench)
   "$VENV/bin/ruff" check "${paths[@]}"
+  "$VENV/bin/lint-imports" --no-logo  # the layer contract in pyproject.toml
   run_pytest SQLite sqlite "" "$@"
   run_pytest PostgreSQL postgresql "$TEST_DATABASE_URL" "$@"
 }
