@@ -40,7 +40,7 @@ class RenewalForm:
         ticked = {_whole_number(value) for value in values.getlist("renew")}
         method = values.get("payment_method")
         return cls(
-            ticked=frozenset(ticked - {None}),
+            ticked=frozenset(number for number in ticked if number is not None),
             months=per_contract("months-"),
             plans=per_contract("plan-"),
             month_end=values.get("month_end") == "on",

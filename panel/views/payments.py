@@ -18,8 +18,8 @@ def notifications():
     gateway = payment_gateway()
     try:
         notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
-    except InvalidNotification as refusal:
-        return jsonify(error=str(refusal)), 400
+    except InvalidNotification as invalid:
+        return jsonify(error=str(invalid)), 400
     outcome, refusal = call_service(
         lambda: receive_notification(notification, gateway.name, utc_now(), current_client())
     )

@@ -19,7 +19,7 @@ EXPIRED_FORM = "ページの有効期限が切れました。もう一度お試�
 
 
 def _signature(customer: Customer, nonce: str) -> str:
-    key = current_app.secret_key.encode()
+    key = current_app.config["SECRET_KEY"].encode()
     message = f"renewal-application:{customer.id}:{nonce}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
@@ -76,6 +76,7 @@ def apply_renewal(
     quote = quote_renewal(customer, selections, month_end, today, payment_method)
     if quote.refusals:
         raise DomainError(refusal_summary(quote))
+    assert quote.due_date is not None, "a quote with renewals and a day has a due date"
     bill = create_bill(
         customer,
         kind=BillKind.RENEWAL,
