@@ -188,6 +188,8 @@ cmd_test() {
   [[ -d bench ]] && paths+=(bench)
   "$VENV/bin/ruff" check "${paths[@]}"
   "$VENV/bin/ruff" format --check "${paths[@]}"
+  "$VENV/bin/lint-imports" --no-logo  # the layer contract in pyproject.toml
+  "$VENV/bin/mypy"  # panel/, as configured in pyproject.toml
   run_pytest SQLite sqlite "" "$@"
   run_pytest PostgreSQL postgresql "$TEST_DATABASE_URL" "$@"
 }

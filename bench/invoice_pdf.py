@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from common import backend, bench_app, bench_customer, logged_in_client, percentile
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models.bills import BillKind, BillLineKind, PaymentMethod
 from panel.services.billing import LineDraft, create_bill
-from panel.services.calendar import today_in_japan
 
 RUNS = 20
 LINES = 10

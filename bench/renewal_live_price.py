@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from common import backend, bench_app, bench_customer, logged_in_client, percentile
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import Contract, Plan, PlanPrice
-from panel.services.calendar import today_in_japan
 
 REQUESTS = 200
 CONTRACTS = 20

@@ -37,7 +37,10 @@ def create_app(config: dict | None = None) -> Flask:
         raise RuntimeError(f"ISSUER_REGISTRATION_NUMBER: {registration_error}")
     if app.config["TRUSTED_PROXY_COUNT"]:
         proxies = app.config["TRUSTED_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Wrapping wsgi_app is how Flask's docs add middleware; mypy sees a method replaced.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     # First: its URL checks run before any other extension's, and its ID converter must be
     # in place before the views' routes are added.

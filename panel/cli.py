@@ -8,8 +8,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from panel.database import writing
+from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.services.calendar import today_in_japan
 from panel.services.mail import deliver_outbox
 from panel.services.payments import IN_FLIGHT, reconcile_attempts
 

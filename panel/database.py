@@ -11,9 +11,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, cast
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import Table, event
+from sqlalchemy import CursorResult, Result, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -79,3 +80,9 @@ def dialect_insert(table: Table):
     """An INSERT with the database's own ON CONFLICT clauses (PostgreSQL or SQLite)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. `Session.execute` types every result as a
+    `Result`; for these statements it is a `CursorResult`, which counts them."""
+    return cast(CursorResult[Any], result).rowcount

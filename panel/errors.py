@@ -2,9 +2,9 @@
 
 from flask import Flask, flash, render_template, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest
 
 from panel.htmx import is_partial_request, redirect_to
+from panel.refusals import RefusedInput
 from panel.transactions import discard_request_changes
 
 MESSAGES = {
@@ -22,11 +22,6 @@ MESSAGES = {
         "ご迷惑をおかけしております。時間をおいてもう一度お試しください。",
     ),
 }
-
-
-class RefusedInput(BadRequest):
-    """A request refused before any form could show why (a 400); `description` is the
-    Japanese reason shown on the page."""
 
 
 def refusal_page(title: str, message: str, status: int):

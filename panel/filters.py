@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from panel.services.calendar import JAPAN
+from panel.dates import JAPAN
 
 
 def yen(amount: int) -> str:

@@ -3,6 +3,7 @@
 from flask import Response, make_response, redirect, render_template
 from htmx_flask import Htmx
 from htmx_flask import request as htmx_request
+from werkzeug.wrappers import Response as BaseResponse
 
 htmx = Htmx()
 
@@ -20,7 +21,7 @@ def render_page_or_partial(page: str, partial: str, status: int = 200, **context
     return response
 
 
-def redirect_to(location: str, htmx_status: int = 204) -> Response:
+def redirect_to(location: str, htmx_status: int = 204) -> BaseResponse:
     """Send the browser to `location`: a plain redirect, or for htmx an HX-Redirect, which htmx
     follows as a full page load (a 302 would be followed inside the swap). htmx reads the
     header whatever the status, so a refusal can say 401 and still move the browser."""

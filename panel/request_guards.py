@@ -17,8 +17,8 @@ import re
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
 
-from panel.errors import RefusedInput
 from panel.forms import HIDDEN_CHARACTER_MESSAGE, has_hidden_character
+from panel.refusals import RefusedInput
 
 #: What no header value may hold (RFC 9110 allows tab, and obs-text 0x80-0xFF).
 HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -11,10 +11,10 @@ leaving through a provider (`services/payments.py`): the attempt is committed be
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from panel.extensions import db
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 
 Result = TypeVar("Result")
 
@@ -36,9 +36,13 @@ def unit_of_work(view):
     return in_one_transaction
 
 
-def call_service(action: Callable[[], Result]) -> tuple[Result | None, DomainError | None]:
+def call_service(
+    action: Callable[[], Result],
+) -> tuple[Result, None] | tuple[Any, DomainError]:
     """Run a service call: (its result, None), or (None, the refusal) after undoing what the
     request changed, unless the refusal keeps its record."""
+    # The refused side's result is typed Any, not None: mypy cannot narrow one unpacked name by
+    # a check on the other, and callers read the result only once the refusal is None.
     try:
         return action(), None
     except DomainError as refusal:

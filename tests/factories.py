@@ -2,13 +2,13 @@
 
 from datetime import date
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import Bill, Contract, Customer, DomainPrice, Plan, PlanPrice, User
 from panel.models.bills import PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
-from panel.services.calendar import today_in_japan
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import Selection
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.gateways import payment_gateway
 from panel.models import Bill, Contract, Payment, PaymentAttempt, SandboxCharge
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.payments import AttemptState
-from panel.services.calendar import add_months, today_in_japan
 from tests import factories
 from tests.concurrency import run_together
 from tests.conftest import csrf_token

@@ -40,7 +40,7 @@ class PanelForm(FlaskForm):
     """The base of every form: control and bidi characters are refused in every field, before
     any other check, so they never reach a service or the database."""
 
-    class Meta:
+    class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
             field.validators = [refuse_hidden_characters, *field.validators]

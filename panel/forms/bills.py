@@ -97,7 +97,9 @@ class CardForm(PanelForm):
     )
 
     def expiry_month_year(self) -> tuple[int, int]:
-        month, year = EXPIRY.match(self.expiry.data).groups()
+        expiry = EXPIRY.match(self.expiry.data)
+        assert expiry is not None, "called once the form is valid, so the Regexp matched"
+        month, year = expiry.groups()
         return int(month), int(year) if len(year) == 4 else 2000 + int(year)
 
 

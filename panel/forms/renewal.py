@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from panel.errors import RefusedInput
 from panel.forms import HIDDEN_CHARACTER_MESSAGE, has_hidden_character
 from panel.models.bills import PaymentMethod
+from panel.refusals import RefusedInput
 
 
 def _whole_number(value: str | None) -> int | None:
@@ -53,7 +53,7 @@ class RenewalForm:
         ticked = {_whole_number(value) for value in values.getlist("renew")}
         method = values.get("payment_method")
         return cls(
-            ticked=frozenset(ticked - {None}),
+            ticked=frozenset(number for number in ticked if number is not None),
             months=per_contract("months-"),
             plans=per_contract("plan-"),
             month_end=values.get("month_end") == "on",

@@ -4,15 +4,15 @@ The panel never talks to a provider except through `PaymentGateway`. The embedde
 the sandbox (`panel.gateways.sandbox`); a real provider plugs in behind the same methods.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from flask import Flask, current_app
+from werkzeug.datastructures import Headers
 
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,6 @@ class PaymentGateway(Protocol):
     name: str
     #: the convenience-store chains that accept its payment numbers
     stores: tuple[str, ...]
-    #: the header its notifications are signed in (a request without it is refused unread)
-    signature_header: str
     #: the request header its notifications are signed in (checked before the body is read)
     signature_header: str
 
@@ -143,9 +141,7 @@ class PaymentGateway(Protocol):
     def issue_store_payment(self, amount: int, order_ref: str, expires_on: date) -> StoreSlip:
         """A payment number the customer pays at a convenience store."""
 
-    def read_notification(
-        self, body: bytes, headers: Mapping[str, str], now: datetime
-    ) -> Notification:
+    def read_notification(self, body: bytes, headers: Headers, now: datetime) -> Notification:
         """The notification in a webhook request, or `InvalidNotification`."""
 
 
@@ -160,8 +156,10 @@ def init_payment_gateway(app: Flask) -> None:
         raise RuntimeError(f"unknown PAYMENT_GATEWAY {name!r}; only 'sandbox' is built in")
     from panel.gateways.sandbox import SandboxGateway
 
-    app.extensions["payment_gateway"] = SandboxGateway(
+    # Typed as the interface, so that mypy checks the sandbox against every method of it.
+    gateway: PaymentGateway = SandboxGateway(
         app.config["PAYMENT_WEBHOOK_SECRET"],
         answer_delay=app.config["SANDBOX_ANSWER_DELAY_SECONDS"],
         stop_after_charge=app.config["SANDBOX_STOP_AFTER_CHARGE"],
     )
+    app.extensions["payment_gateway"] = gateway

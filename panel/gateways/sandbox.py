@@ -26,12 +26,12 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from flask import url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
+from werkzeug.datastructures import Headers
 
 from panel.database import dialect_insert
 from panel.extensions import db
@@ -45,6 +45,7 @@ from panel.gateways import (
     Notification,
     PaymentRefused,
     StoreSlip,
+    payment_gateway,
 )
 from panel.models.bills import PaymentMethod
 from panel.models.sandbox import SandboxCharge
@@ -136,11 +137,9 @@ def _outcome(row: SandboxCharge | None) -> ChargeOutcome:
         return ChargeOutcome(ChargeStatus.NOT_FOUND)
     status = ChargeStatus(row.status)
     if status == ChargeStatus.SUCCEEDED:
-        card = (
-            CardToken("", row.card_brand, row.card_last4, row.card_expiry)
-            if row.card_brand
-            else None
-        )
+        card = None  # a PayPal capture has no card
+        if row.card_brand and row.card_last4 and row.card_expiry:
+            card = CardToken("", row.card_brand, row.card_last4, row.card_expiry)
         return ChargeOutcome(status, charge=Charge(row.event_id, row.amount, card))
     if status == ChargeStatus.REQUIRES_ACTION:
         return ChargeOutcome(
@@ -151,7 +150,7 @@ def _outcome(row: SandboxCharge | None) -> ChargeOutcome:
 
 class SandboxGateway:
     name = "sandbox"
-    stores = STORES
+    stores: tuple[str, ...] = STORES
     signature_header = SIGNATURE_HEADER
     #: shown under the card form, so that anyone trying the panel can pay
     test_cards = {
@@ -170,7 +169,7 @@ class SandboxGateway:
 
     # What the sandbox remembers, on a connection of its own
 
-    def _remember(self, **charge) -> SandboxCharge:
+    def _remember(self, **charge) -> SandboxCharge | None:
         """Store a charge unless its key (or its PayPal order) is known; the stored one."""
         table = SandboxCharge.__table__
         with db.engine.begin() as connection:
@@ -183,7 +182,7 @@ class SandboxGateway:
         row = self._charge(charge["idempotency_key"])
         if row is None and charge.get("paypal_order_id"):  # the order captured by another key
             row = self._row(SandboxCharge.paypal_order_id == charge["paypal_order_id"])
-        if inserted and self._stop_after_charge and row.status == ChargeStatus.SUCCEEDED:
+        if inserted and self._stop_after_charge and row and row.status == ChargeStatus.SUCCEEDED:
             os._exit(STOPPED_AFTER_CHARGE)  # as a crash would, before the panel records it
         return row
 
@@ -393,9 +392,7 @@ class SandboxGateway:
 
     # Notifications
 
-    def read_notification(
-        self, body: bytes, headers: Mapping[str, str], now: datetime
-    ) -> Notification:
+    def read_notification(self, body: bytes, headers: Headers, now: datetime) -> Notification:
         fields = dict(
             part.split("=", 1)
             for part in headers.get(SIGNATURE_HEADER, "").split(",")
@@ -480,3 +477,11 @@ class SandboxGateway:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+
+def sandbox_gateway() -> SandboxGateway:
+    """The app's gateway, for the sandbox's own pages (registered only when it is the sandbox)."""
+    gateway = payment_gateway()
+    if not isinstance(gateway, SandboxGateway):
+        raise RuntimeError("the payment gateway is not the sandbox")
+    return gateway

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.types import UtcDateTime, utc_now
 
 if TYPE_CHECKING:
     from panel.models.customers import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One security-relevant event. Rows are only ever inserted."""
 
     __tablename__ = "audit_events"

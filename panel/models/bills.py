@@ -6,12 +6,12 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.contracts import Contract
 from panel.models.customers import Customer
 from panel.models.plans import Plan
 from panel.models.types import UtcDateTime, one_of, utc_now
-from panel.services.tax import RateTotal, totals_by_rate
+from panel.tax import RateTotal, totals_by_rate
 
 #: The standard consumption-tax rate, in percent; 8 is the reduced rate, 0 is for untaxed money
 #: (a deposit to the account balance is a prepayment, not a sale).
@@ -67,7 +67,7 @@ PAYMENT_METHOD_LABELS = {
 }
 
 
-class Bill(db.Model):
+class Bill(Model):
     """What an application creates: lines, a payment method, a due date and a status."""
 
     __tablename__ = "bills"
@@ -142,7 +142,7 @@ class Bill(db.Model):
         return PAYMENT_METHOD_LABELS[PaymentMethod(self.payment_method)]
 
 
-class BillLine(db.Model):
+class BillLine(Model):
     """One line of a bill, with its tax-included amount and tax rate."""
 
     __tablename__ = "bill_lines"
@@ -192,7 +192,7 @@ class BillLine(db.Model):
     target_plan: Mapped[Plan | None] = relationship()
 
 
-class BillNumberCounter(db.Model):
+class BillNumberCounter(Model):
     """The last bill No. handed out for a day; bill Nos. are the date and a daily sequence."""
 
     __tablename__ = "bill_number_counters"

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.customers import Customer
 from panel.models.plans import Plan
 from panel.models.types import UtcDateTime, one_of, utc_now
@@ -17,7 +17,7 @@ class ContractKind(StrEnum):
     DOMAIN = "domain"  #: a registered domain
 
 
-class Contract(db.Model):
+class Contract(Model):
     """One rental server on a plan, or one registered domain.
 
     Its status (お試し, 有効, 猶予期間, 期限切れ) is not stored: it follows from the renewal date,

@@ -8,11 +8,12 @@ from flask_login import UserMixin
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.types import UtcDateTime, one_of, utc_now
 
 if TYPE_CHECKING:
     from panel.models.security import AllowedNetwork
+    from panel.models.sessions import LoginSession
 
 
 class CustomerKind(StrEnum):
@@ -29,7 +30,7 @@ class Role(StrEnum):
     READ_ONLY = "read_only"  #: 閲覧のみ
 
 
-class Customer(db.Model):
+class Customer(Model):
     """A member account (会員): the party that holds contracts and pays bills."""
 
     __tablename__ = "customers"
@@ -76,7 +77,7 @@ class Customer(db.Model):
         return [address for address in (self.contract_email, self.sub_email) if address]
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A login under a customer: the owner, or a sub-user with a restricted role."""
 
     __tablename__ = "users"
@@ -106,6 +107,9 @@ class User(UserMixin, db.Model):
 
     #: the login session this user object was loaded for, and the token in its cookie (set by
     #: the session loader; neither is a column)
+    if TYPE_CHECKING:  # annotated for mypy only: declarative maps annotations to columns
+        login_session: LoginSession | None
+        session_token: str | None
     login_session = None
     session_token = None
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.bills import Bill
 from panel.models.types import UtcDateTime, one_of, utc_now
 
@@ -16,7 +16,7 @@ class DocumentKind(StrEnum):
     RECEIPT = "receipt"  #: 領収書
 
 
-class IssuedDocument(db.Model):
+class IssuedDocument(Model):
     """A PDF as it was issued: rendered once, and the same bytes on every later download.
 
     A bill that changes in a way the document shows (cancelled, another payment method) gets a
@@ -45,7 +45,7 @@ class IssuedDocument(db.Model):
     bill: Mapped[Bill] = relationship()
 
 
-class PaperInvoiceRequest(db.Model):
+class PaperInvoiceRequest(Model):
     """A customer's request for the invoice on paper (紙面の請求書郵送): the staff's queue."""
 
     __tablename__ = "paper_invoice_requests"

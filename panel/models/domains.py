@@ -3,13 +3,13 @@
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
+from panel.extensions import Model
 
 #: A domain renews in whole years, from one to ten.
 DOMAIN_RENEWAL_YEARS = range(1, 11)
 
 
-class DomainPrice(db.Model):
+class DomainPrice(Model):
     """The tax-included price of renewing a domain under one TLD for one year."""
 
     __tablename__ = "domain_prices"

@@ -6,11 +6,11 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.types import UtcDateTime, one_of, utc_now
 
 
-class OutboxMail(db.Model):
+class OutboxMail(Model):
     """One message waiting for (or done with) SMTP delivery."""
 
     __tablename__ = "outbox_mails"
@@ -59,7 +59,7 @@ class RecipientStatus(StrEnum):
     REFUSED = "refused"  #: refused for good, or given up on; never tried again
 
 
-class OutboxRecipient(db.Model):
+class OutboxRecipient(Model):
     """One recipient of an outbox mail, with the SMTP server's last answer for them."""
 
     __tablename__ = "outbox_recipients"

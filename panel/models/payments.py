@@ -6,12 +6,12 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.bills import Bill, PaymentMethod
 from panel.models.types import UtcDateTime, one_of, utc_now
 
 
-class Payment(db.Model):
+class Payment(Model):
     """Money a payment provider (or the bank) reported as received: one row per provider event.
 
     A payment that could not settle its bill (already paid, cancelled, wrong amount, unknown
@@ -59,7 +59,7 @@ class Payment(db.Model):
     bill: Mapped[Bill | None] = relationship()
 
 
-class TransferNotice(db.Model):
+class TransferNotice(Model):
     """A customer's notice that they sent a bank transfer for a bill (振込連絡)."""
 
     __tablename__ = "transfer_notices"
@@ -84,7 +84,7 @@ class TransferNotice(db.Model):
     bill: Mapped[Bill] = relationship()
 
 
-class StorePayment(db.Model):
+class StorePayment(Model):
     """A convenience-store payment number issued for a bill, and until when it can be paid."""
 
     __tablename__ = "store_payments"
@@ -122,7 +122,7 @@ class AttemptState(StrEnum):
 UNSETTLED_ATTEMPT_STATES = (AttemptState.PENDING, AttemptState.REQUIRES_ACTION)
 
 
-class PaymentAttempt(db.Model):
+class PaymentAttempt(Model):
     """Money about to leave through a provider (card charge, PayPal capture), written down and
     committed before the provider is called, so a crash between the two is found and settled
     (`flask payments reconcile`) by asking the provider about the idempotency key."""

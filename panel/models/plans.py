@@ -3,13 +3,13 @@
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 
 #: Periods, in months, that a manual renewal may choose (1ヶ月・3ヶ月・6ヶ月・1年・2年・3年・5年).
 RENEWAL_PERIODS_MONTHS = (1, 3, 6, 12, 24, 36, 60)
 
 
-class Plan(db.Model):
+class Plan(Model):
     """A hosting plan: its limits, and a price for each period it allows."""
 
     __tablename__ = "plans"
@@ -42,7 +42,7 @@ class Plan(db.Model):
         return [price.months for price in self.prices]
 
 
-class PlanPrice(db.Model):
+class PlanPrice(Model):
     """The tax-included price of renewing a plan for one period. No row: period not offered."""
 
     __tablename__ = "plan_prices"

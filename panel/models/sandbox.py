@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.types import UtcDateTime, utc_now
 
 
-class SandboxCharge(db.Model):
+class SandboxCharge(Model):
     """One charge (card) or capture (PayPal) the sandbox received."""
 
     __tablename__ = "sandbox_charges"

@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.customers import Customer
 from panel.models.types import UtcDateTime, utc_now
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """One of a user's single-use recovery codes (リカバリーコード) for two-factor login."""
 
     __tablename__ = "recovery_codes"
@@ -26,7 +26,7 @@ class RecoveryCode(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
-class AllowedNetwork(db.Model):
+class AllowedNetwork(Model):
     """An address or CIDR range that logins to the account may come from (ログインのIP制限)."""
 
     __tablename__ = "allowed_networks"

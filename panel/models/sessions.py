@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.customers import User
 from panel.models.types import UtcDateTime, utc_now
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One login of one user; logging out or expiry ends it for every copy of the cookie."""
 
     __tablename__ = "login_sessions"

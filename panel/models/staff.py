@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
+from panel.extensions import Model
 from panel.models.types import UtcDateTime, utc_now
 
 
-class StaffMember(db.Model):
+class StaffMember(Model):
     __tablename__ = "staff_members"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeGuard
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +19,8 @@ from sqlalchemy import select, update
 
 from panel.extensions import db
 from panel.models import LoginSession, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 from panel.services.login_addresses import address_allowed, client_address
 
 WRONG_CREDENTIALS = "会員IDまたはパスワードが正しくありません。"
@@ -56,7 +57,7 @@ def _hash_for_unknown_users(time_cost: int, memory_cost: int) -> str:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost).hash("no such user")
 
 
-def password_matches(user: User | None, password: str) -> bool:
+def password_matches(user: User | None, password: str) -> TypeGuard[User]:
     """Is `password` the user's? Costs one hash even for no user; upgrades an old hash."""
     hasher = _hasher()
     # An unknown login ID costs the same hash as a known one, so timing tells nothing.
@@ -266,5 +267,12 @@ def recently_confirmed(user: User, now: datetime) -> bool:
     return login_session is not None and now - login_session.confirmed_at < STEP_UP_WINDOW
 
 
+def signed_in_session(user: User) -> LoginSession:
+    """The login session a signed-in user was loaded for (see `load_session_user`)."""
+    if user.login_session is None:
+        raise RuntimeError(f"user {user.id} was not loaded for a login session")
+    return user.login_session
+
+
 def mark_confirmed(user: User, now: datetime) -> None:
-    user.login_session.confirmed_at = now
+    signed_in_session(user).confirmed_at = now

@@ -9,7 +9,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from panel.database import dialect_insert
+from panel.database import dialect_insert, rows_matched
 from panel.extensions import db
 from panel.filters import japanese_date
 from panel.models import (
@@ -32,8 +32,8 @@ from panel.models.bills import (
     PaymentMethod,
 )
 from panel.models.payments import AttemptState
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 from panel.services.mail import queue_mail
 
 #: The fee a convenience-store payment adds to the bill, tax included.
@@ -361,9 +361,9 @@ def change_bill_status(bill: Bill, status: BillStatus, now: datetime) -> None:
         update(Bill)
         .where(Bill.id == bill.id, Bill.status == BillStatus.AWAITING_PAYMENT)
         .values({"status": status, timestamp: now})
-    ).rowcount
+    )
     db.session.refresh(bill)
-    if changed != 1:
+    if rows_matched(changed) != 1:
         refuse_unless_awaiting(bill)
 
 

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from panel.dates import JAPAN, add_months
 from panel.extensions import db
 from panel.gateways import CardToken
 from panel.models import (
@@ -32,7 +33,6 @@ from panel.services.billing import (
     queue_bill_mail,
     transfer_reference,
 )
-from panel.services.calendar import JAPAN, add_months
 from panel.services.contracts import last_renewable_day
 from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
 from panel.services.renewal.application import apply_renewal, new_application_token
@@ -196,8 +196,10 @@ def _past_renewal(
         else:
             earlier, new = contract.renewal_date, add_months(contract.renewal_date, months)
         if contract.is_domain:
+            assert contract.tld is not None, "a domain has a TLD"
             price = DOMAIN_PRICES[contract.tld] * (months // 12)
         else:
+            assert contract.plan is not None, "a server has a plan"
             price = {p.months: p.price for p in contract.plan.prices}[months]
         lines.append(
             renewal_line(
@@ -309,9 +311,10 @@ def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today
     archive = contracts["yamada-archive.jp"]
     issued = archive.renewal_date - timedelta(days=10)
     bill = _past_renewal([(archive, 3)], PaymentMethod.BANK_TRANSFER, issued, paid=False)
-    cancel_bill(bill, _at(issued + timedelta(days=3), 9), None, NOBODY)
+    cancelled_at = _at(issued + timedelta(days=3), 9)
+    cancel_bill(bill, cancelled_at, None, NOBODY)
     db.session.flush()
-    _mails_sent(bill, bill.cancelled_at)
+    _mails_sent(bill, cancelled_at)
 
     # Awaiting a convenience-store payment; its number is already issued.
     domain = contracts["yamada-shop.jp (domain)"]

@@ -21,8 +21,8 @@ from panel.models.bills import BillKind, BillStatus
 from panel.models.documents import DocumentKind
 from panel.models.types import utc_now
 from panel.pdf import render_pdf
+from panel.refusals import DomainError
 from panel.services.billing import lock_bill, transfer_reference
-from panel.services.errors import DomainError
 from panel.services.renewal.pricing import RenewalQuote
 
 REGISTRATION_NUMBER = re.compile(r"^T(\d)(\d{12})$")
@@ -115,7 +115,7 @@ def _issued(bill: Bill, kind: str, facts, render, today: date) -> IssuedDocument
         )
         .on_conflict_do_nothing(index_elements=[table.c.bill_id, table.c.kind, table.c.fingerprint])
     )
-    return db.session.scalar(lookup)
+    return db.session.scalars(lookup).one()
 
 
 def _document_context(bill: Bill, issued_on: date) -> dict:
@@ -155,6 +155,7 @@ def receipt(bill: Bill, today: date) -> IssuedDocument:
     received = db.session.scalar(
         select(Payment).where(Payment.bill_id == bill.id, Payment.applied_to_bill)
     )
+    assert received is not None, "a paid bill has the payment applied to it"
     facts = [
         bill.bill_no,
         bill.paid_at,
@@ -211,7 +212,7 @@ def request_paper_invoice(bill: Bill, user: User, now: datetime) -> PaperInvoice
     ).scalar_one_or_none()
     if added is None:
         raise DomainError("このご請求の紙面の請求書は、すでにご依頼いただいています。")
-    return db.session.get(PaperInvoiceRequest, added)
+    return db.session.get_one(PaperInvoiceRequest, added)
 
 
 def paper_invoice_request(bill: Bill) -> PaperInvoiceRequest | None:

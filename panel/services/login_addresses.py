@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AllowedNetwork, Customer, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -14,10 +14,10 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import select
 
+from panel.dates import JAPAN
 from panel.extensions import db
 from panel.models import Bill, Customer, OutboxMail, OutboxRecipient
 from panel.models.mail import RecipientStatus
-from panel.services.calendar import JAPAN
 
 #: After the n-th failure a mail waits 2**n minutes, at most this long, before the next try.
 MAX_BACKOFF = timedelta(hours=1)
@@ -205,12 +205,12 @@ def _send(mail: OutboxMail, now: datetime) -> None:
             except smtplib.SMTPRecipientsRefused as error:
                 # Nobody got it; after a 421 the later recipients were not even asked.
                 refused = error.recipients
-    for address, recipient in envelope.items():
-        if address not in refused:
+    for addr_spec, recipient in envelope.items():
+        if addr_spec not in refused:
             if delivered:
                 _answer(recipient, RecipientStatus.ACCEPTED, now)
             continue
-        code, reply = refused[address][0], _reply_text(refused[address][1])
+        code, reply = refused[addr_spec][0], _reply_text(refused[addr_spec][1])
         # 5xx is the server's final word on this address; 4xx (a full mailbox, greylisting,
         # a lookup that timed out) may go through later.
         status = RecipientStatus.REFUSED if code >= 500 else RecipientStatus.PENDING
@@ -223,7 +223,11 @@ def _send(mail: OutboxMail, now: datetime) -> None:
 def _settle(mail: OutboxMail, now: datetime, max_attempts: int) -> str:
     """After an attempt: done (sent or given up), or back off while a recipient is left."""
     pending = [r for r in mail.addressees if r.status == RecipientStatus.PENDING]
-    accepted = [r.answered_at for r in mail.addressees if r.status == RecipientStatus.ACCEPTED]
+    accepted = [
+        r.answered_at
+        for r in mail.addressees
+        if r.status == RecipientStatus.ACCEPTED and r.answered_at is not None
+    ]
     if pending or not accepted:
         mail.attempts += 1
     if pending and mail.attempts < max_attempts:

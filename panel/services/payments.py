@@ -28,6 +28,7 @@ from panel.gateways import (
 from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.payments import UNSETTLED_ATTEMPT_STATES, AttemptState
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.billing import (
     bill_no_of_transfer,
@@ -36,7 +37,6 @@ from panel.services.billing import (
     lock_bill,
     queue_payment_mail,
 )
-from panel.services.errors import DomainError
 
 Result = TypeVar("Result")
 
@@ -127,6 +127,9 @@ def _extend_contracts(bill: Bill) -> None:
         )
     }
     for line in lines:
+        assert line.contract_id is not None and line.new_renewal_date is not None, (
+            "a renewal line names its contract and the renewal date it brings"
+        )
         contract = contracts[line.contract_id]
         contract.renewal_date = max(contract.renewal_date, line.new_renewal_date)
         contract.is_trial = False
@@ -159,6 +162,7 @@ def apply_payment(
             at=now,
         )
         return PaymentOutcome.FLAGGED
+    assert bill is not None, "money that matched no bill is flagged above"
     change_bill_status(bill, BillStatus.PAID, now)
     _extend_contracts(bill)
     queue_payment_mail(bill)
@@ -269,11 +273,12 @@ def _record_outcome(
     """What the gateway answered for an attempt, recorded under the bill's lock: the payment
     applied (once, whoever records it first), the attempt failed or expired, or waiting for the
     cardholder. A decline is a refusal that keeps its record."""
-    attempt = db.session.get(PaymentAttempt, attempt_id)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
     lock_bill(attempt.bill)
     db.session.refresh(attempt)
     status = outcome.status
     if status == ChargeStatus.SUCCEEDED:
+        assert outcome.charge is not None, "a charge that succeeded took money"
         applied = _apply_charge(attempt.bill, outcome.charge, attempt.method, now, client)
         attempt.state, attempt.settled_at, attempt.action_url = AttemptState.SUCCEEDED, now, None
         return Settlement(applied)
@@ -326,7 +331,7 @@ def pay_by_card(
     if bill.status == BillStatus.PAID:
         return Settlement(PaymentOutcome.DUPLICATE)
     attempt_id = _start_attempt(bill, PaymentMethod.CARD, now)
-    attempt = db.session.get(PaymentAttempt, attempt_id)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
     outcome = _call_gateway(
         gateway.charge_card,
         token.token,
@@ -391,7 +396,7 @@ def complete_paypal_payment(bill: Bill, approval: str, now: datetime, client: Cl
     attempt_id = (
         attempt.id if attempt else _start_attempt(bill, PaymentMethod.PAYPAL, now, order_id)
     )
-    attempt = db.session.get(PaymentAttempt, attempt_id)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
     outcome = _call_gateway(
         gateway.capture_paypal, approval, attempt.amount, bill.bill_no, attempt.idempotency_key
     )
@@ -419,13 +424,12 @@ def reconcile_attempts(now: datetime, in_flight: timedelta = IN_FLIGHT) -> dict[
     ).all()
     for attempt_id, key in candidates:
         outcome = _call_gateway(payment_gateway().cancel_charge, key)
-        settlement, refusal = None, None
         try:
             settlement = _record_outcome(attempt_id, outcome, now, client)
-        except DomainError as declined:
-            refusal = declined
+        except DomainError:  # declined, or cancelled before any money was taken
+            settlement = None
         db.session.commit()
-        if refusal is not None:
+        if settlement is None:
             counts["closed"] += 1
         elif settlement.outcome != PaymentOutcome.AUTHENTICATION_REQUIRED:
             counts["applied"] += 1

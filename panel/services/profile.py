@@ -1,8 +1,8 @@
 """Member details (会員登録情報): name, e-mail addresses and notice opt-ins."""
 
 from panel.models import Customer, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.errors import DomainError
 
 
 def update_profile(

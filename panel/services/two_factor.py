@@ -14,11 +14,17 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
+from panel.database import rows_matched
 from panel.extensions import db
 from panel.models import RecoveryCode, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.auth import check_password, failure_throttle, mark_confirmed
-from panel.services.errors import DomainError
+from panel.services.auth import (
+    check_password,
+    failure_throttle,
+    mark_confirmed,
+    signed_in_session,
+)
 
 #: Codes one time step (30 s) either side of the server's clock are accepted, for a phone
 #: whose clock is a little off and a code typed as it changes.
@@ -94,7 +100,7 @@ def _claim_step(user: User, step: int) -> bool:
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if rows_matched(claimed) != 1:
         return False
     user.totp_last_step = step
     return True
@@ -117,7 +123,7 @@ def _use_recovery_code(user: User, code: str, now: datetime) -> bool | None:
         )
         .values(used_at=now)
     )
-    if used.rowcount == 1:
+    if rows_matched(used) == 1:
         return True
     spent = db.session.scalar(
         select(RecoveryCode.id).where(
@@ -128,11 +134,11 @@ def _use_recovery_code(user: User, code: str, now: datetime) -> bool | None:
 
 
 def remaining_recovery_codes(user: User) -> int:
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count())
         .select_from(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    )
+    ).one()
 
 
 def _refuse_unless_allowed_to_try(user: User) -> None:
@@ -155,6 +161,7 @@ def check_code(user: User, code: str, client: Client, now: datetime) -> None:
     refused and audited; failures are throttled per user."""
     _refuse_unless_allowed_to_try(user)
     code = _normalised(code)
+    assert user.totp_secret is not None, "a code is asked for only when two-factor login is on"
     step = _matching_step(user.totp_secret, code, now)
     if step is not None:
         if _claim_step(user, step):
@@ -207,7 +214,8 @@ def enable_two_factor(user: User, code: str, client: Client, now: datetime) -> l
     app has it; returns the new recovery codes (shown to the user once, stored only hashed)."""
     if user.has_two_factor:
         raise DomainError("二要素認証は既に有効です。")
-    secret = user.login_session.pending_totp_secret
+    login_session = signed_in_session(user)
+    secret = login_session.pending_totp_secret
     if secret is None:
         raise DomainError("設定の有効期限が切れました。もう一度QRコードを読み取ってください。")
     _refuse_unless_allowed_to_try(user)
@@ -221,12 +229,14 @@ def enable_two_factor(user: User, code: str, client: Client, now: datetime) -> l
         )
     user.totp_secret = secret
     user.totp_last_step = step  # the code that confirmed the app cannot also log in
-    user.login_session.pending_totp_secret = None
+    login_session.pending_totp_secret = None
     record_event("two_factor_enabled", client, user=user)
     return _new_recovery_codes(user, now)
 
 
-def disable_two_factor(user: User, password: str, code: str, client: Client, now: datetime) -> None:
+def disable_two_factor(
+    user: User, password: str, code: str | None, client: Client, now: datetime
+) -> None:
     if not user.has_two_factor:
         raise DomainError("二要素認証は有効になっていません。")
     confirm_identity(user, password, code, client, now)
@@ -237,7 +247,7 @@ def disable_two_factor(user: User, password: str, code: str, client: Client, now
 
 
 def replace_recovery_codes(
-    user: User, password: str, code: str, client: Client, now: datetime
+    user: User, password: str, code: str | None, client: Client, now: datetime
 ) -> list[str]:
     if not user.has_two_factor:
         raise DomainError("二要素認証は有効になっていません。")
@@ -249,7 +259,7 @@ def replace_recovery_codes(
 def start_enrolment(user: User) -> str:
     """The secret being enrolled in this login session: kept on the server-side session row
     (never in the cookie) until a code confirms it, the same one however often the page loads."""
-    login_session = user.login_session
+    login_session = signed_in_session(user)
     if login_session.pending_totp_secret is None:
         login_session.pending_totp_secret = new_secret()
     return login_session.pending_totp_secret

@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import Customer, Role, User
+from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.auth import end_sessions, hash_password, password_problem
-from panel.services.errors import DomainError
 
-ROLE_LABELS = {
+ROLE_LABELS: dict[str, str] = {
     Role.OWNER: "管理者",
     Role.BILLING: "請求担当",
     Role.TECHNICAL: "技術担当",
@@ -36,7 +36,7 @@ def _lock(customer: Customer) -> None:
 
 
 def _active_owners(customer: Customer) -> int:
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count())
         .select_from(User)
         .where(
@@ -44,7 +44,7 @@ def _active_owners(customer: Customer) -> int:
             User.role == Role.OWNER,
             User.disabled_at.is_(None),
         )
-    )
+    ).one()
 
 
 def _refuse_losing_last_owner(user: User) -> None:

@@ -2,7 +2,7 @@
 payment (pay, change the method, transfer notice, cancel, resend the bill e-mail)."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from panel.database import writes_on_get
+from panel.dates import today_in_japan
 from panel.errors import refusal_page
 from panel.extensions import db
 from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
@@ -37,7 +38,6 @@ from panel.services.billing import (
     resend_bill_mail,
     transfer_reference,
 )
-from panel.services.calendar import today_in_japan
 from panel.services.documents import (
     invoice,
     paper_invoice_request,
@@ -193,7 +193,7 @@ def _done(bill: Bill, message: str | None = None, error: str | None = None):
     post is redirected to the bill page, the message carried by a flash)."""
     if is_partial_request():
         return _render_bill(bill, message=message, error=error)
-    flash(message or error, "success" if message else "error")
+    flash(message or error or "", "success" if message else "error")
     return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 
@@ -221,7 +221,8 @@ def _act_with_form(
         return _render_bill(bill, **shown_form)
     result, refusal = call_service(lambda: action(bill))
     if refusal is None:
-        return answer(bill, result) if answer else _done(bill, message=result)
+        # Without `answer`, the action's result is the message.
+        return answer(bill, result) if answer else _done(bill, message=cast(str, result))
     if refusal.field in form and bill.status == BillStatus.AWAITING_PAYMENT:
         show_refusal(form, refusal)
         return _render_bill(bill, **shown_form)
@@ -244,6 +245,7 @@ def _settled(bill: Bill, settlement: Settlement):
     """After a card or PayPal payment: to the card company's authentication page when it asks
     for one, else the bill with what happened."""
     if settlement.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED:
+        assert settlement.action_url, "the gateway names the page to authenticate on"
         return redirect_to(settlement.action_url)
     return _done(bill, message=PAYMENT_MESSAGES[settlement.outcome])
 
@@ -339,6 +341,8 @@ def transfer_notice(bill_no: str):
     form = TransferNoticeForm()
 
     def notify(bill: Bill) -> str:
+        # Called once the form is valid: InputRequired saw both.
+        assert form.transferred_on.data is not None and form.amount.data is not None
         record_transfer_notice(
             bill,
             current_user,

@@ -3,8 +3,8 @@
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
+from panel.dates import today_in_japan
 from panel.services.billing import list_awaiting_bills
-from panel.services.calendar import today_in_japan
 from panel.services.contracts import list_contracts
 from panel.views.bills import BILL_READERS
 

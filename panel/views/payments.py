@@ -27,8 +27,8 @@ def notifications():
     request.max_content_length = MAX_NOTIFICATION_BYTES
     try:
         notification = gateway.read_notification(request.get_data(), request.headers, utc_now())
-    except InvalidNotification as refusal:
-        return jsonify(error=str(refusal)), 400
+    except InvalidNotification as invalid:
+        return jsonify(error=str(invalid)), 400
     except RequestEntityTooLarge:
         return jsonify(error="too large"), 413
     outcome, refusal = call_service(

@@ -3,13 +3,13 @@
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from panel.dates import today_in_japan
 from panel.errors import refusal_page
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
 from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
-from panel.services.calendar import today_in_japan
 from panel.services.documents import render_quote
 from panel.services.renewal.application import (
     apply_renewal,

@@ -2,13 +2,14 @@
 button, a PDF."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 from urllib.parse import quote
 
 from flask import Response, flash, redirect
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
 
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 from panel.transactions import call_service
 
 Result = TypeVar("Result")
@@ -23,7 +24,11 @@ def show_refusal(form: FlaskForm, refusal: DomainError) -> None:
         form.form_errors.append(refusal.message)
 
 
-def submit_form(form: FlaskForm, action: Callable[[], Result]) -> Result | bool | None:
+@overload
+def submit_form(form: FlaskForm, action: Callable[[], None]) -> Literal[True] | None: ...
+@overload
+def submit_form(form: FlaskForm, action: Callable[[], Result]) -> Result | None: ...
+def submit_form(form: FlaskForm, action: Callable[[], object]) -> object:
     """Once `form` is valid, run `action` (a service call): its result, or True. None when the
     form is invalid or the service refuses; the refusal is then shown on the form."""
     if not form.validate_on_submit():
@@ -35,7 +40,7 @@ def submit_form(form: FlaskForm, action: Callable[[], Result]) -> Result | bool 
     return True if result is None else result
 
 
-def change_and_go_back(change: Callable[[], object], done: str, back: str) -> Response:
+def change_and_go_back(change: Callable[[], object], done: str, back: str) -> BaseResponse:
     """Make a change that a button asks for (no form to fill in), then go back to `back`
     saying what was done, or why it could not be."""
     _, refusal = call_service(change)

@@ -5,14 +5,15 @@ Registered only when the app runs with the sandbox gateway."""
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from panel.gateways import PaymentRefused, payment_gateway
+from panel.gateways import PaymentRefused
+from panel.gateways.sandbox import sandbox_gateway
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
 
 def _order(value: str) -> dict:
     try:
-        return payment_gateway().read_paypal_order(value)
+        return sandbox_gateway().read_paypal_order(value)
     except PaymentRefused:
         abort(400)
 
@@ -26,13 +27,13 @@ def paypal_approval():
 @bp.post("/paypal")
 def paypal_approve():
     order = _order(request.form.get("order", ""))
-    return redirect(payment_gateway().approve_paypal_order(order), 303)
+    return redirect(sandbox_gateway().approve_paypal_order(order), 303)
 
 
 @bp.get("/3ds/<challenge>")
 def challenge(challenge: str):
     """The card company's page where the cardholder authenticates (EMV 3-D Secure)."""
-    charge = payment_gateway().read_challenge(challenge)
+    charge = sandbox_gateway().read_challenge(challenge)
     if charge is None:
         abort(404)
     return render_template("sandbox/challenge.html", charge=charge)
@@ -40,7 +41,7 @@ def challenge(challenge: str):
 
 @bp.post("/3ds/<challenge>")
 def complete_challenge(challenge: str):
-    gateway = payment_gateway()
+    gateway = sandbox_gateway()
     if gateway.read_challenge(challenge) is None:
         abort(404)
     back = gateway.complete_challenge(challenge, request.form.get("answer") == "authenticate")

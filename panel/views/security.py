@@ -63,7 +63,7 @@ def _render_page(**forms):
     `forms` in place of fresh ones (a form that failed shows its errors)."""
     user = current_user
     template = "security/own_login.html"
-    context = {
+    context: dict[str, object] = {
         "password_form": PasswordChangeForm(prefix="password"),
         "disable_form": _identity_form("disable"),
         "recovery_form": _identity_form("recovery"),

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import pyotp
 from sqlalchemy import select
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import AUTHENTICATED_CARD
 from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.customers import Role
-from panel.services.calendar import today_in_japan
 from panel.services.demo import DEMO_PASSWORD, seed_demo
 from tests import factories
 

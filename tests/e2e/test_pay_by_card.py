@@ -4,10 +4,10 @@ contract renewed on the dashboard."""
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.filters import japanese_date
 from panel.models import Bill
-from panel.services.calendar import today_in_japan
 from panel.services.demo import seed_demo
 
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
+from panel.dates import today_in_japan
 from panel.models.bills import PaymentMethod
-from panel.services.calendar import today_in_japan
 from tests import factories
 
 

@@ -2,8 +2,8 @@
 
 from playwright.sync_api import expect
 
+from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.services.calendar import today_in_japan
 from panel.services.demo import seed_demo
 
 

@@ -7,9 +7,9 @@ import pyotp
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import AuditEvent, User
-from panel.services.calendar import today_in_japan
 from panel.services.demo import seed_demo
 
 

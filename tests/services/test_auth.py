@@ -7,9 +7,9 @@ from sqlalchemy.exc import DBAPIError
 
 from panel.extensions import db
 from panel.models import AllowedNetwork, AuditEvent, LoginSession
+from panel.refusals import DomainError
 from panel.services import auth
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from tests import factories
 
 CLIENT = Client(ip_address="192.0.2.10", user_agent="pytest")

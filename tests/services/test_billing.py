@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from panel.extensions import db
 from panel.models import AuditEvent, Contract, OutboxMail, TransferNotice
 from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
+from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import (
     BILLS_PER_PAGE,
@@ -22,7 +23,6 @@ from panel.services.billing import (
     resend_bill_mail,
     transfer_reference,
 )
-from panel.services.errors import DomainError
 from tests import factories
 
 TODAY = date(2026, 11, 21)

@@ -9,9 +9,9 @@ import pytest
 
 from panel.extensions import db
 from panel.models import User
+from panel.refusals import DomainError
 from panel.services import auth, two_factor
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from tests import factories
 from tests.concurrency import as_a_request, loaded_together, run_together
 

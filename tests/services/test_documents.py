@@ -11,6 +11,7 @@ from panel.models import IssuedDocument, PaperInvoiceRequest
 from panel.models.bills import BillKind, BillLineKind, PaymentMethod
 from panel.models.customers import CustomerKind
 from panel.pdf import html_to_pdf
+from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import LineDraft, cancel_bill, change_payment_method, create_bill
 from panel.services.documents import (
@@ -21,7 +22,6 @@ from panel.services.documents import (
     render_quote,
     request_paper_invoice,
 )
-from panel.services.errors import DomainError
 from panel.services.payments import ReceivedMoney, apply_payment
 from panel.services.renewal.pricing import Selection, quote_renewal
 from tests import factories

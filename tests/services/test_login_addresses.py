@@ -3,9 +3,9 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AllowedNetwork, AuditEvent
+from panel.refusals import DomainError
 from panel.services import auth
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from panel.services.login_addresses import (
     add_allowed_network,
     address_allowed,

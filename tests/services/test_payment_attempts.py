@@ -12,10 +12,10 @@ from panel.gateways.sandbox import AUTHENTICATED_CARD, DECLINED_CARD, FAILS_AUTH
 from panel.models import Contract, Payment, PaymentAttempt, SandboxCharge
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.payments import AttemptState
+from panel.refusals import DomainError
 from panel.services import payments
 from panel.services.audit import Client
 from panel.services.billing import cancel_bill, change_payment_method
-from panel.services.errors import DomainError
 from panel.services.payments import (
     IN_FLIGHT,
     PaymentOutcome,

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from panel.extensions import db
 from panel.models import AuditEvent, Bill, Contract, Customer, OutboxMail, Payment
 from panel.models.bills import BillStatus, PaymentMethod
+from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import cancel_bill, transfer_reference
-from panel.services.errors import DomainError
 from panel.services.payments import PaymentOutcome, ReceivedMoney, apply_payment
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import Selection

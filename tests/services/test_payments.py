@@ -7,9 +7,9 @@ from panel.extensions import db
 from panel.gateways import CardDetails, Notification, payment_gateway
 from panel.models import AuditEvent, Contract, OutboxMail, Payment
 from panel.models.bills import BillStatus, PaymentMethod
+from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import cancel_bill, change_payment_method, transfer_reference
-from panel.services.errors import DomainError
 from panel.services.payments import (
     PaymentOutcome,
     complete_paypal_payment,

@@ -3,8 +3,8 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AuditEvent
+from panel.refusals import DomainError
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from panel.services.profile import update_profile
 from tests import factories
 

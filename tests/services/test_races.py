@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from panel.extensions import db
 from panel.models import Bill, BillLine, Role, StorePayment, User
 from panel.models.bills import BillLineKind, PaymentMethod
+from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import change_payment_method
-from panel.services.errors import DomainError
 from panel.services.payments import issue_store_payment
 from panel.services.users import disable_user
 from tests import factories

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from panel.extensions import db
 from panel.models import Bill, OutboxMail
 from panel.models.bills import BillStatus, PaymentMethod
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import (
     Selection,

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AuditEvent, RecoveryCode
+from panel.refusals import DomainError
 from panel.services import auth, two_factor
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from tests import factories
 
 CLIENT = Client(ip_address="192.0.2.10", user_agent="pytest")

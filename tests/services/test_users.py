@@ -6,9 +6,9 @@ from sqlalchemy.exc import IntegrityError
 
 from panel.extensions import db
 from panel.models import AuditEvent, Role
+from panel.refusals import DomainError
 from panel.services import auth
 from panel.services.audit import Client
-from panel.services.errors import DomainError
 from panel.services.users import add_sub_user, change_role, disable_user, enable_user
 from tests import factories
 

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from panel import create_app
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import AllowedNetwork, Role
 from panel.models.customers import CustomerKind
-from panel.services.calendar import today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
 

@@ -4,12 +4,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.models import Bill, Contract, OutboxMail, Payment, TransferNotice
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.customers import Role
 from panel.services.billing import BILLS_PER_PAGE
-from panel.services.calendar import add_months, today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
 

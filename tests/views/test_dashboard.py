@@ -1,10 +1,10 @@
 import re
 from datetime import timedelta
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models.bills import BillKind, BillLineKind, PaymentMethod
 from panel.services.billing import LineDraft, create_bill
-from panel.services.calendar import today_in_japan
 from tests import factories
 
 

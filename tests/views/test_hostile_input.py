@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import SIGNATURE_HEADER, sign
 from panel.models import AuditEvent, Payment, User
 from panel.services.auth import TOO_MANY_ATTEMPTS, failure_throttle
 from panel.services.billing import transfer_reference
-from panel.services.calendar import today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
 

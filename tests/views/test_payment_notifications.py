@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import SIGNATURE_HEADER, sign
 from panel.models import Bill, Contract, Payment, StorePayment
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.services.billing import transfer_reference
-from panel.services.calendar import add_months, today_in_japan
 from panel.services.payments import issue_store_payment
 from tests import factories
 

@@ -4,10 +4,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.models import Bill, OutboxMail
 from panel.models.customers import CustomerKind
-from panel.services.calendar import add_months, today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
 

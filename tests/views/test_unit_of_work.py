@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AuditEvent, Customer, User
-from panel.services.errors import DomainError
+from panel.refusals import DomainError
 from panel.views import settings as settings_views
 from tests import factories
 from tests.conftest import csrf_token

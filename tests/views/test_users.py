@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import Bill, Role, User
 from panel.models.bills import BillStatus, PaymentMethod
-from panel.services.calendar import today_in_japan
 from tests import factories
 from tests.conftest import csrf_token
 

@@ -11,15 +11,15 @@ from sqlalchemy import select
 from panel.extensions import db
 from panel.models import Bill, Customer
 from panel.models.bills import BillKind
+from panel.refusals import DomainError
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS, create_bill, queue_bill_mail
-from panel.services.errors import DomainError
 from panel.services.renewal.pricing import RenewalQuote, Selection, quote_renewal
 
 EXPIRED_FORM = "ページの有効期限が切れました。もう一度お試しください。"
 
 
 def _signature(customer: Customer, nonce: str) -> str:
-    key = current_app.secret_key.encode()
+    key = current_app.config["SECRET_KEY"].encode()
     message = f"renewal-application:{customer.id}:{nonce}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
@@ -76,6 +76,7 @@ def apply_renewal(
     quote = quote_renewal(customer, selections, month_end, today, payment_method)
     if quote.refusals:
         raise DomainError(refusal_summary(quote))
+    assert quote.due_date is not None, "a quote with renewals and a day has a due date"
     bill = create_bill(
         customer,
         kind=BillKind.RENEWAL,

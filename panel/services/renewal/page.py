@@ -72,7 +72,7 @@ def plan_renewal_page(
     always show a valid choice; the apply step refuses such a period outright."""
     contracts = list_renewable_contracts(customer, today)
     plan_lineup = list_plans()
-    plans = {plan.id: plan for plan in plan_lineup}
+    plans: dict[int | None, Plan] = {plan.id: plan for plan in plan_lineup}
     domain_periods = [12 * years for years in DOMAIN_RENEWAL_YEARS]
     chosen: list[tuple[Contract, Plan | None, list[int], int]] = []
     for contract in contracts:
@@ -99,7 +99,10 @@ def plan_renewal_page(
         for contract, plan, offered, months_chosen in chosen
     ]
     selected = RenewalQuote(
-        renewals=[row.result for row in rows if row.ticked and not row.refusal], today=today
+        renewals=[
+            row.result for row in rows if row.ticked and isinstance(row.result, QuotedRenewal)
+        ],
+        today=today,
     )
     expired = db.session.scalars(
         select(Contract)

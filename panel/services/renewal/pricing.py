@@ -11,23 +11,23 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel.dates import add_months, days_in_month, end_of_month
 from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
+from panel.refusals import DomainError
 from panel.services.billing import (
     LineDraft,
     convenience_store_fee_line,
 )
-from panel.services.calendar import add_months, days_in_month, end_of_month
 from panel.services.contracts import (
     GRACE_DAYS,
     ContractStatus,
     contract_status,
     last_renewable_day,
 )
-from panel.services.errors import DomainError
-from panel.services.tax import RateTotal, totals_by_rate
+from panel.tax import RateTotal, totals_by_rate
 
 #: A renewal bill is due at the latest this many days after the application.
 MAX_DAYS_TO_PAY = 14
@@ -145,11 +145,13 @@ def renewal_line(renewal: QuotedRenewal) -> LineDraft:
     if contract.is_domain:
         description = f"{contract.name} ドメイン更新 {period}"
     elif renewal.changes_plan:
+        assert contract.plan and renewal.target_plan, "a server's plan and the one it moves to"
         description = (
             f"{contract.name} {contract.plan.name}→{renewal.target_plan.name}プラン"
             f" {period} 更新(プラン変更)"
         )
     else:
+        assert contract.plan, "a server has a plan (the hosting_or_domain constraint)"
         description = f"{contract.name} {contract.plan.name}プラン {period} 更新"
     return LineDraft(
         kind=BillLineKind.RENEWAL,
@@ -211,6 +213,7 @@ def bills_awaiting_for(contract_ids: list[int]) -> dict[int, str]:
 
 
 def _downgrade_refusal(contract: Contract, target: Plan) -> RowRefusal | None:
+    assert contract.plan, "only a server changes plan"
     if target.rank >= contract.plan.rank:
         return None
     reasons = []
@@ -256,6 +259,7 @@ def _quote_one(
             new_renewal_date=add_months(contract.renewal_date, selection.months),
         )
 
+    assert contract.plan_id is not None, "a server has a plan (the hosting_or_domain constraint)"
     target = plans.get(selection.plan_id or contract.plan_id)
     if target is None:
         return RowRefusal("選択されたプランは存在しません。")

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from panel.services.calendar import add_months, end_of_month, today_in_japan
+from panel.dates import add_months, end_of_month, today_in_japan
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from panel.services.tax import RateTotal, consumption_tax, totals_by_rate
+from panel.tax import RateTotal, consumption_tax, totals_by_rate
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,9 @@
-"""The one error type services raise when a rule refuses."""
+"""The refusals, below every layer that raises them: `DomainError`, the one error type a rule
+refuses with (raised by services, and by gateways through `PaymentRefused`), and
+`RefusedInput`, a request refused before any form could show why (forms, request guards).
+"""
+
+from werkzeug.exceptions import BadRequest
 
 
 class DomainError(Exception):
@@ -14,3 +19,8 @@ class DomainError(Exception):
         self.message = message
         self.field = field
         self.keeps_record = keeps_record
+
+
+class RefusedInput(BadRequest):
+    """A request refused before any form could show why (a 400); `description` is the
+    Japanese reason shown on the page (`panel.errors`)."""
