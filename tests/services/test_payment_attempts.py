@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from panel.extensions import db
-from panel.gateways import CardDetails, ChargeStatus, payment_gateway
+from panel.gateways import CardDetails, ChargeStatus, GatewayUnavailable, payment_gateway
 from panel.gateways.sandbox import AUTHENTICATED_CARD, DECLINED_CARD, FAILS_AUTHENTICATION_CARD
 from panel.models import Contract, Payment, PaymentAttempt, SandboxCharge
 from panel.models.bills import BillStatus, PaymentMethod
@@ -284,3 +284,21 @@ def test_a_paypal_capture_lost_in_a_crash_is_captured_once_on_the_next_return(
     assert _attempts(bill) == [(1, AttemptState.SUCCEEDED, f"{bill.bill_no}/1")]
     assert _count(SandboxCharge) == 1
     assert _count(Payment) == 1
+
+
+def test_a_provider_that_does_not_answer_leaves_the_attempt_to_be_asked_about(server, monkeypatch):
+    """A timeout says nothing of the money: the customer is told so, and the attempt stays
+    pending until the provider is asked by its key (here: it never got the charge)."""
+    bill = _bill(server)
+
+    def no_answer(*args):
+        raise GatewayUnavailable("timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(payment_gateway(), "charge_card", no_answer)
+        with pytest.raises(DomainError, match="二重に請求されることはありません") as refusal:
+            _pay(bill)
+    assert refusal.value.keeps_record
+    assert _attempts(bill) == [(1, AttemptState.PENDING, f"{bill.bill_no}/1")]
+    assert reconcile_attempts(NOW + IN_FLIGHT) == {"applied": 0, "closed": 1}
+    assert _pay(bill, now=NOW + IN_FLIGHT).outcome == PaymentOutcome.APPLIED
