@@ -1,9 +1,10 @@
-"""Jinja filters: the one way yen, dates and times are shown."""
+"""Jinja filters: the one way yen, dates, times and labels are shown."""
 
 from datetime import date, datetime
 
 from flask import Flask
 
+from panel.labels import label
 from panel.services.calendar import JAPAN
 
 
@@ -33,3 +34,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(yen)
     app.add_template_filter(japanese_date, "jdate")
     app.add_template_filter(japanese_datetime, "jdatetime")
+    app.add_template_filter(label)

@@ -9,7 +9,7 @@ from wtforms import DateField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Regexp
 
-from panel.models.bills import PAYMENT_METHOD_LABELS
+from panel import labels
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 
 
@@ -51,7 +51,7 @@ class JapaneseDateField(DateField):
 class PaymentMethodForm(FlaskForm):
     method = RadioField(
         "お支払方法",
-        choices=[SelectChoice(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
+        choices=[SelectChoice(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
         validate_choice=False,
         validators=[
             InputRequired("お支払方法を選択してください。"),

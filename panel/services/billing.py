@@ -9,6 +9,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from panel import labels
 from panel.database import dialect_insert
 from panel.extensions import db
 from panel.filters import japanese_date
@@ -25,7 +26,6 @@ from panel.models import (
     User,
 )
 from panel.models.bills import (
-    PAYMENT_METHOD_LABELS,
     STANDARD_TAX_RATE,
     BillLineKind,
     BillStatus,
@@ -254,7 +254,7 @@ class HistoryEntry:
 
 
 def _payment_entry(payment: Payment) -> HistoryEntry:
-    method = PAYMENT_METHOD_LABELS[PaymentMethod(payment.method)]
+    method = labels.PAYMENT_METHOD[payment.method]
     if payment.card_brand:
         method += f"({payment.card_brand} 末尾{payment.card_last4})"
     if payment.applied_to_bill:
