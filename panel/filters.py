@@ -1,5 +1,6 @@
 """Jinja filters: the one way yen, dates, times and labels are shown."""
 
+import html
 from datetime import date, datetime
 
 from flask import Flask
@@ -30,8 +31,15 @@ def japanese_datetime(moment: datetime | None) -> str:
     return f"{japanese_date(local.date())} {local:%H:%M}"
 
 
+def as_text(markup: str) -> str:
+    """An HTML partial (one without tags) as the plain text a mail includes: the characters the
+    partial escaped (&amp;, &lt;, ...) come back as themselves."""
+    return html.unescape(str(markup))
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(yen)
     app.add_template_filter(japanese_date, "jdate")
     app.add_template_filter(japanese_datetime, "jdatetime")
     app.add_template_filter(label)
+    app.add_template_filter(as_text)

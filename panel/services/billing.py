@@ -140,37 +140,6 @@ def bill_no_of_transfer(reference: str) -> str:
     return f"{digits[:8]}-{digits[8:]}"
 
 
-def payment_instructions(bill: Bill, bank_account: str) -> str:
-    """What the customer does next to pay `bill` by its method (bill page and bill e-mail)."""
-    method = PaymentMethod(bill.payment_method)
-    if method == PaymentMethod.BANK_TRANSFER:
-        return (
-            f"お支払期限日までに、下記の口座へお振込みください。\n{bank_account}\n"
-            f"振込名義の前にお客様番号「{transfer_reference(bill)}」を入れてください"
-            f"(例: {transfer_reference(bill)} ヤマダタロウ)。"
-            "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
-            "入金確認後にご契約へ反映されます。"
-        )
-    if method == PaymentMethod.CONVENIENCE_STORE:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」でお支払番号を取得し、"
-            "お支払期限日までにコンビニエンスストアでお支払いください。"
-            "店舗からの通知後(1〜2時間かかる場合があります)にご契約へ反映されます。"
-        )
-    if method == PaymentMethod.PAYPAL:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」からPayPalでお支払いください。"
-            "決済後すぐにご契約へ反映されます。"
-        )
-    if method == PaymentMethod.CARD:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」からクレジットカード"
-            "(VISA・Master・JCB・American Express)でお支払いください。"
-            "決済後すぐにご契約へ反映されます。"
-        )
-    return "お支払は自動で行われます。"
-
-
 def convenience_store_fee_line() -> LineDraft:
     return LineDraft(
         kind=BillLineKind.CONVENIENCE_STORE_FEE,
@@ -191,7 +160,8 @@ def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str)
     body = render_template(
         template,
         bill=bill,
-        instructions=payment_instructions(bill, config["BANK_TRANSFER_ACCOUNT"]),
+        bank_account=config["BANK_TRANSFER_ACCOUNT"],
+        transfer_reference=transfer_reference(bill),
         bill_url=f"{base_url}/bills/{bill.bill_no}",
         base_url=base_url,
         issuer_name=config["ISSUER_NAME"],

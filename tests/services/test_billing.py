@@ -210,3 +210,57 @@ def test_the_bill_mail_is_sent_again_at_most_once_every_five_minutes(awaiting):
     db.session.commit()
     assert mails() == 2
     assert resent.subject == f"【ご請求】請求No.{awaiting.bill_no} ご契約更新のお申込み"
+
+
+# How to pay, in the bill e-mail
+
+#: An account as an operator may write it, with characters HTML would escape.
+BANK_ACCOUNT = "A&B銀行 <本店> 普通預金 1234567"
+
+
+@pytest.mark.parametrize(
+    ("method", "method_label", "instructions"),
+    [
+        (
+            PaymentMethod.BANK_TRANSFER,
+            "銀行振込",
+            "お支払期限日までに、下記の口座へお振込みください。\n"
+            f"{BANK_ACCOUNT}\n"
+            "振込名義の前にお客様番号「{reference}」を入れてください"
+            "(例: {reference} ヤマダタロウ)。"
+            "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
+            "入金確認後にご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.CONVENIENCE_STORE,
+            "コンビニ決済",
+            "ご請求の詳細ページの「お支払のお手続き」でお支払番号を取得し、"
+            "お支払期限日までにコンビニエンスストアでお支払いください。"
+            "店舗からの通知後(1〜2時間かかる場合があります)にご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.PAYPAL,
+            "PayPal",
+            "ご請求の詳細ページの「お支払のお手続き」からPayPalでお支払いください。"
+            "決済後すぐにご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.CARD,
+            "クレジットカード",
+            "ご請求の詳細ページの「お支払のお手続き」からクレジットカード"
+            "(VISA・Master・JCB・American Express)でお支払いください。"
+            "決済後すぐにご契約へ反映されます。",
+        ),
+    ],
+)
+def test_the_bill_mail_says_how_to_pay_by_the_bills_method(
+    app, monkeypatch, method, method_label, instructions
+):
+    monkeypatch.setitem(app.config, "BANK_TRANSFER_ACCOUNT", BANK_ACCOUNT)
+    customer = factories.customer()
+    server = factories.server(customer, "taro.jp", factories.plan(), date(2026, 11, 30))
+    bill = factories.renewal_bill(customer, server, method=method, today=TODAY)
+    body = db.session.scalar(select(OutboxMail.body).where(OutboxMail.bill_id == bill.id))
+    assert f"■ お支払方法    : {method_label}\n" in body
+    expected = instructions.format(reference=transfer_reference(bill))
+    assert f"【お支払のお手続き】\n{expected}\n\n" in body

@@ -326,3 +326,19 @@ def test_a_paper_invoice_is_requested_once_and_shown_on_the_bill(owner, setup):
     assert "紙面の請求書郵送を依頼する" not in text
     again = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
     assert "すでにご依頼いただいています。" in again
+
+
+def test_read_only_is_told_how_the_bill_is_paid_with_the_account_escaped(
+    app, monkeypatch, client, login_as, setup
+):
+    monkeypatch.setitem(app.config, "BANK_TRANSFER_ACCOUNT", "A&B銀行 <本店> 普通預金 1234567")
+    bill = _bill(setup)
+    login_as(factories.sub_user(setup["customer"], "viewer", Role.READ_ONLY))
+    page = client.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    reference = bill.bill_no.replace("-", "")
+    assert (
+        '<p class="instructions">お支払期限日までに、下記の口座へお振込みください。\n'
+        "A&amp;B銀行 &lt;本店&gt; 普通預金 1234567\n"
+        f"振込名義の前にお客様番号「{reference}」を入れてください(例: {reference} ヤマダタロウ)。"
+    ) in page
+    assert "<本店>" not in page
