@@ -4,15 +4,14 @@ to a bill awaiting payment (change the method, send a transfer notice, cancel, r
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
-from flask import current_app, render_template
+from flask import current_app, get_template_attribute, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from panel import labels
 from panel.database import dialect_insert
 from panel.extensions import db
-from panel.filters import japanese_date
 from panel.models import (
     Bill,
     BillLine,
@@ -215,37 +214,113 @@ def list_bills(customer: Customer, status: str | None, page: int):
     return db.paginate(statement, page=page, per_page=BILLS_PER_PAGE, error_out=False)
 
 
+class HistoryKind(StrEnum):
+    """What happened to a bill, as one line of its history says it
+    (`templates/bills/_history_entry.html` has the words)."""
+
+    APPLIED = "applied"  #: the application made the bill
+    STORE_NUMBER_ISSUED = "store_number_issued"  #: a convenience-store payment number
+    TRANSFER_NOTICE = "transfer_notice"  #: the customer's 振込連絡
+    PAYMENT_IN_PROGRESS = "payment_in_progress"  #: an attempt waiting for the gateway's answer
+    AUTHENTICATION_WAITING = "authentication_waiting"  #: an attempt waiting for 3-D Secure
+    PAYMENT_FAILED = "payment_failed"  #: an attempt declined or not authenticated
+    PAYMENT_EXPIRED = "payment_expired"  #: an attempt abandoned and cancelled at the gateway
+    PAYMENT_CONFIRMED = "payment_confirmed"  #: money that paid the bill
+    PAYMENT_FLAGGED = "payment_flagged"  #: money kept for staff, with the reason
+    CANCELLED = "cancelled"  #: お申込の取消
+    MAIL_SENT = "mail_sent"
+    MAIL_WAITING = "mail_waiting"  #: still in the outbox
+    MAIL_FAILED = "mail_failed"  #: given up for good
+
+
+#: What became of an attempt, as the history tells it; a succeeded attempt is told by its
+#: payment.
+ATTEMPT_HISTORY = {
+    AttemptState.PENDING: HistoryKind.PAYMENT_IN_PROGRESS,
+    AttemptState.REQUIRES_ACTION: HistoryKind.AUTHENTICATION_WAITING,
+    AttemptState.FAILED: HistoryKind.PAYMENT_FAILED,
+    AttemptState.EXPIRED: HistoryKind.PAYMENT_EXPIRED,
+}
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One thing that happened to a bill, as its history shows it."""
+    """One thing that happened to a bill: its kind, when, and the facts its line names (those
+    that do not concern the kind stay None)."""
 
     at: datetime
-    text: str
+    kind: HistoryKind
+    #: yen paid, transferred, or being paid
+    amount: int | None = None
+    #: the payment method (a code of `PaymentMethod`)
+    method: str | None = None
+    #: the card's brand and last four digits, for a card payment
+    card_brand: str | None = None
+    card_last4: str | None = None
+    #: the convenience-store payment number issued
+    payment_number: str | None = None
+    #: the transfer notice's date, bank and payer name
+    transferred_on: date | None = None
+    bank_name: str | None = None
+    payer_name: str | None = None
+    #: why money was kept for staff, or why an attempt failed (a sentence for the customer)
+    reason: str | None = None
+    #: the subject of the e-mail
+    subject: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The line as plain text, in the words the bill page writes."""
+        write = get_template_attribute("bills/_history_entry.html", "history_entry")
+        return write(self).striptags()
 
 
 def _payment_entry(payment: Payment) -> HistoryEntry:
-    method = labels.PAYMENT_METHOD[payment.method]
-    if payment.card_brand:
-        method += f"({payment.card_brand} 末尾{payment.card_last4})"
-    if payment.applied_to_bill:
-        return HistoryEntry(
-            payment.recorded_at, f"{method}での{payment.amount:,}円のお支払を確認しました"
-        )
     return HistoryEntry(
         payment.recorded_at,
-        f"{method}で{payment.amount:,}円の入金がありました。{payment.review_reason}。"
-        "担当者が確認してご連絡します",
+        HistoryKind.PAYMENT_CONFIRMED if payment.applied_to_bill else HistoryKind.PAYMENT_FLAGGED,
+        amount=payment.amount,
+        method=payment.method,
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
+        reason=payment.review_reason,
     )
+
+
+def _attempt_entry(attempt: PaymentAttempt) -> HistoryEntry | None:
+    kind = ATTEMPT_HISTORY.get(attempt.state)
+    if kind is None:
+        return None
+    return HistoryEntry(
+        # An open attempt is told from when it began, a closed one from when it closed.
+        attempt.created_at if attempt.is_unsettled else attempt.settled_at or attempt.created_at,
+        kind,
+        amount=attempt.amount,
+        method=attempt.method,
+        reason=attempt.failure_reason,
+    )
+
+
+def _mail_entry(mail: OutboxMail) -> HistoryEntry:
+    if mail.sent_at:
+        return HistoryEntry(mail.sent_at, HistoryKind.MAIL_SENT, subject=mail.subject)
+    if mail.failed_at:
+        # Given up for good: "waiting" would be untrue, and the customer may want to check the
+        # addresses in 会員登録情報変更.
+        return HistoryEntry(mail.failed_at, HistoryKind.MAIL_FAILED, subject=mail.subject)
+    return HistoryEntry(mail.created_at, HistoryKind.MAIL_WAITING, subject=mail.subject)
 
 
 def bill_history(bill: Bill) -> list[HistoryEntry]:
     """What happened to the bill, oldest first: created, payment numbers, transfer notices,
-    e-mails, payments, paid or cancelled."""
-    entries = [HistoryEntry(bill.created_at, "お申込を受け付けました(ご請求を作成)")]
+    payment attempts that did not pay it, payments, cancelled, e-mails."""
+    entries = [HistoryEntry(bill.created_at, HistoryKind.APPLIED)]
     for slip in db.session.scalars(select(StorePayment).where(StorePayment.bill_id == bill.id)):
         entries.append(
             HistoryEntry(
-                slip.created_at, f"コンビニ決済のお支払番号 {slip.payment_number} を発行しました"
+                slip.created_at,
+                HistoryKind.STORE_NUMBER_ISSUED,
+                payment_number=slip.payment_number,
             )
         )
     for notice in db.session.scalars(
@@ -254,24 +329,27 @@ def bill_history(bill: Bill) -> list[HistoryEntry]:
         entries.append(
             HistoryEntry(
                 notice.created_at,
-                f"振込連絡を受け付けました({japanese_date(notice.transferred_on)} "
-                f"{notice.bank_name} {notice.payer_name} {notice.amount:,}円)",
+                HistoryKind.TRANSFER_NOTICE,
+                amount=notice.amount,
+                transferred_on=notice.transferred_on,
+                bank_name=notice.bank_name,
+                payer_name=notice.payer_name,
             )
         )
+    for attempt in db.session.scalars(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.bill_id == bill.id)
+        .order_by(PaymentAttempt.sequence)
+    ):
+        entry = _attempt_entry(attempt)
+        if entry is not None:
+            entries.append(entry)
     for payment in db.session.scalars(select(Payment).where(Payment.bill_id == bill.id)):
         entries.append(_payment_entry(payment))
     if bill.cancelled_at:
-        entries.append(HistoryEntry(bill.cancelled_at, "お申込を取り消しました"))
+        entries.append(HistoryEntry(bill.cancelled_at, HistoryKind.CANCELLED))
     for mail in db.session.scalars(select(OutboxMail).where(OutboxMail.bill_id == bill.id)):
-        if mail.sent_at:
-            entries.append(HistoryEntry(mail.sent_at, f"メールを送信しました: {mail.subject}"))
-        elif mail.failed_at:
-            # Given up for good: "waiting" would be untrue, and the customer may want to
-            # check the addresses in 会員登録情報変更.
-            text = f"メールをお届けできませんでした: {mail.subject}"
-            entries.append(HistoryEntry(mail.failed_at, text))
-        else:
-            entries.append(HistoryEntry(mail.created_at, f"メールを送信待ちです: {mail.subject}"))
+        entries.append(_mail_entry(mail))
     # A stable sort: what happened comes before the e-mail that tells of it.
     return sorted(entries, key=lambda entry: entry.at)
 
