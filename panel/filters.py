@@ -1,10 +1,12 @@
-"""Jinja filters: the one way yen, dates and times are shown."""
+"""Jinja filters: the one way yen, dates, times and labels are shown."""
 
+import html
 from datetime import date, datetime
 
 from flask import Flask
 
 from panel.dates import JAPAN
+from panel.labels import label
 
 
 def yen(amount: int) -> str:
@@ -37,8 +39,16 @@ def machine_datetime(moment: datetime | None) -> str:
     return moment.astimezone(JAPAN).isoformat(timespec="seconds")
 
 
+def as_text(markup: str) -> str:
+    """An HTML partial (one without tags) as the plain text a mail includes: the characters the
+    partial escaped (&amp;, &lt;, ...) come back as themselves."""
+    return html.unescape(str(markup))
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(yen)
     app.add_template_filter(japanese_date, "jdate")
     app.add_template_filter(japanese_datetime, "jdatetime")
     app.add_template_filter(machine_datetime, "isodatetime")
+    app.add_template_filter(label)
+    app.add_template_filter(as_text)

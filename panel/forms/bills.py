@@ -8,8 +8,8 @@ from wtforms import DateField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Regexp
 
+from panel import labels
 from panel.forms import PanelForm
-from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 
 
@@ -56,7 +56,7 @@ class JapaneseDateField(DateField):
 class PaymentMethodForm(PanelForm):
     method = RadioField(
         "お支払方法",
-        choices=[SelectChoice(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
+        choices=[SelectChoice(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
         validate_choice=False,
         validators=[
             InputRequired("お支払方法を選択してください。"),

@@ -2,17 +2,18 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from panel import labels
 from panel.forms import PanelForm
 from panel.forms.settings import email_field, stripped
 from panel.models import Role
-from panel.services.users import ROLE_LABELS, login_id_prefix
+from panel.services.users import login_id_prefix
 
 
 def role_field() -> SelectField:
     return SelectField(
         "役割",
         default=Role.READ_ONLY,  # the least a new user can do, until the owner chooses more
-        choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
+        choices=[SelectChoice(value, label) for value, label in labels.ROLE.items()],
         # The role is checked by the service, with a Japanese message.
         validate_choice=False,
     )

@@ -51,21 +51,6 @@ class BillLineKind(StrEnum):
 #: Lines that are items of their own; the others (proration, store fee) belong to one.
 ITEM_LINE_KINDS = (BillLineKind.RENEWAL, BillLineKind.DEPOSIT, BillLineKind.BALANCE_DUE)
 
-BILL_STATUS_LABELS = {
-    BillStatus.AWAITING_PAYMENT: "ご入金待ち",
-    BillStatus.PAID: "お支払済",
-    BillStatus.CANCELLED: "取消",
-}
-
-PAYMENT_METHOD_LABELS = {
-    PaymentMethod.CARD: "クレジットカード",
-    PaymentMethod.PAYPAL: "PayPal",
-    PaymentMethod.BANK_TRANSFER: "銀行振込",
-    PaymentMethod.CONVENIENCE_STORE: "コンビニ決済",
-    PaymentMethod.BALANCE: "アカウント残高",
-    PaymentMethod.DIRECT_DEBIT: "口座振替",
-}
-
 
 class Bill(Model):
     """What an application creates: lines, a payment method, a due date and a status."""
@@ -125,21 +110,10 @@ class Bill(Model):
         return totals_by_rate((line.amount, line.tax_rate) for line in self.lines)
 
     @property
-    def summary(self) -> str:
-        """What the bill is for, in one line: the first item, and how many more."""
-        items = [line for line in self.lines if line.kind in ITEM_LINE_KINDS]
-        if not items:
-            return ""
-        more = f" ほか{len(items) - 1}件" if len(items) > 1 else ""
-        return items[0].description + more
-
-    @property
-    def status_label(self) -> str:
-        return BILL_STATUS_LABELS[BillStatus(self.status)]
-
-    @property
-    def payment_method_label(self) -> str:
-        return PAYMENT_METHOD_LABELS[PaymentMethod(self.payment_method)]
+    def item_lines(self) -> list["BillLine"]:
+        """What the bill is for: its lines that are items of their own (the bill list names the
+        first and counts the others)."""
+        return [line for line in self.lines if line.kind in ITEM_LINE_KINDS]
 
 
 class BillLine(Model):

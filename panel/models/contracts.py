@@ -17,6 +17,16 @@ class ContractKind(StrEnum):
     DOMAIN = "domain"  #: a registered domain
 
 
+class ContractStatus(StrEnum):
+    """A contract's status on a given day: derived, never stored
+    (`panel.services.contracts.contract_status`)."""
+
+    TRIAL = "trial"  #: お試し: in the free trial, up to its renewal date
+    ACTIVE = "active"  #: 有効: paid up to its renewal date
+    GRACE = "grace"  #: 猶予期間: past the renewal date, still renewable
+    EXPIRED = "expired"  #: 期限切れ: past the grace period, no longer renewable
+
+
 class Contract(Model):
     """One rental server on a plan, or one registered domain.
 

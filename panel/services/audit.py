@@ -11,35 +11,6 @@ from panel.extensions import db
 from panel.models import AuditEvent, Customer, User
 from panel.models.types import utc_now
 
-#: What each event is called in the customer's audit log (操作履歴).
-EVENT_LABELS = {
-    "login": "ログイン",
-    "login_failed": "ログイン失敗",
-    "login_refused_address": "許可されていないIPアドレスからのログイン",
-    "session_ended_address": "IPアドレスの制限によるログアウト",
-    "logout": "ログアウト",
-    "password_refused": "パスワードの確認に失敗",
-    "password_changed": "パスワードの変更",
-    "code_failed": "確認コードの誤り",
-    "totp_replayed": "使用済みの確認コードを拒否",
-    "recovery_code_used": "リカバリーコードでログイン・確認",
-    "recovery_code_replayed": "使用済みのリカバリーコードを拒否",
-    "two_factor_enabled": "二要素認証を有効化",
-    "two_factor_disabled": "二要素認証を無効化",
-    "recovery_codes_replaced": "リカバリーコードの再発行",
-    "ip_rule_added": "許可するIPアドレスの追加",
-    "ip_rule_removed": "許可するIPアドレスの削除",
-    "ip_restriction_on": "ログインのIP制限を有効化",
-    "ip_restriction_off": "ログインのIP制限を無効化",
-    "user_added": "ユーザーの追加",
-    "role_changed": "役割の変更",
-    "user_disabled": "ユーザーの無効化",
-    "user_enabled": "ユーザーの再開",
-    "profile_changed": "会員登録情報の変更",
-    "payment_applied": "お支払の反映",
-    "payment_flagged": "お支払の確認待ち(サポートで確認)",
-    "bill_cancelled": "お申込の取消",
-}
 EVENTS_PER_PAGE = 30
 
 

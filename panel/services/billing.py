@@ -4,14 +4,14 @@ to a bill awaiting payment (change the method, send a transfer notice, cancel, r
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
-from flask import current_app, render_template
+from flask import current_app, get_template_attribute, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from panel.database import dialect_insert, rows_matched
 from panel.extensions import db
-from panel.filters import japanese_date
 from panel.models import (
     Bill,
     BillLine,
@@ -25,7 +25,6 @@ from panel.models import (
     User,
 )
 from panel.models.bills import (
-    PAYMENT_METHOD_LABELS,
     STANDARD_TAX_RATE,
     BillLineKind,
     BillStatus,
@@ -140,37 +139,6 @@ def bill_no_of_transfer(reference: str) -> str:
     return f"{digits[:8]}-{digits[8:]}"
 
 
-def payment_instructions(bill: Bill, bank_account: str) -> str:
-    """What the customer does next to pay `bill` by its method (bill page and bill e-mail)."""
-    method = PaymentMethod(bill.payment_method)
-    if method == PaymentMethod.BANK_TRANSFER:
-        return (
-            f"お支払期限日までに、下記の口座へお振込みください。\n{bank_account}\n"
-            f"振込名義の前にお客様番号「{transfer_reference(bill)}」を入れてください"
-            f"(例: {transfer_reference(bill)} ヤマダタロウ)。"
-            "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
-            "入金確認後にご契約へ反映されます。"
-        )
-    if method == PaymentMethod.CONVENIENCE_STORE:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」でお支払番号を取得し、"
-            "お支払期限日までにコンビニエンスストアでお支払いください。"
-            "店舗からの通知後(1〜2時間かかる場合があります)にご契約へ反映されます。"
-        )
-    if method == PaymentMethod.PAYPAL:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」からPayPalでお支払いください。"
-            "決済後すぐにご契約へ反映されます。"
-        )
-    if method == PaymentMethod.CARD:
-        return (
-            "ご請求の詳細ページの「お支払のお手続き」からクレジットカード"
-            "(VISA・Master・JCB・American Express)でお支払いください。"
-            "決済後すぐにご契約へ反映されます。"
-        )
-    return "お支払は自動で行われます。"
-
-
 def convenience_store_fee_line() -> LineDraft:
     return LineDraft(
         kind=BillLineKind.CONVENIENCE_STORE_FEE,
@@ -191,7 +159,8 @@ def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str)
     body = render_template(
         template,
         bill=bill,
-        instructions=payment_instructions(bill, config["BANK_TRANSFER_ACCOUNT"]),
+        bank_account=config["BANK_TRANSFER_ACCOUNT"],
+        transfer_reference=transfer_reference(bill),
         bill_url=f"{base_url}/bills/{bill.bill_no}",
         base_url=base_url,
         issuer_name=config["ISSUER_NAME"],
@@ -245,37 +214,113 @@ def list_bills(customer: Customer, status: str | None, page: int):
     return db.paginate(statement, page=page, per_page=BILLS_PER_PAGE, error_out=False)
 
 
+class HistoryKind(StrEnum):
+    """What happened to a bill, as one line of its history says it
+    (`templates/bills/_history_entry.html` has the words)."""
+
+    APPLIED = "applied"  #: the application made the bill
+    STORE_NUMBER_ISSUED = "store_number_issued"  #: a convenience-store payment number
+    TRANSFER_NOTICE = "transfer_notice"  #: the customer's 振込連絡
+    PAYMENT_IN_PROGRESS = "payment_in_progress"  #: an attempt waiting for the gateway's answer
+    AUTHENTICATION_WAITING = "authentication_waiting"  #: an attempt waiting for 3-D Secure
+    PAYMENT_FAILED = "payment_failed"  #: an attempt declined or not authenticated
+    PAYMENT_EXPIRED = "payment_expired"  #: an attempt abandoned and cancelled at the gateway
+    PAYMENT_CONFIRMED = "payment_confirmed"  #: money that paid the bill
+    PAYMENT_FLAGGED = "payment_flagged"  #: money kept for staff, with the reason
+    CANCELLED = "cancelled"  #: お申込の取消
+    MAIL_SENT = "mail_sent"
+    MAIL_WAITING = "mail_waiting"  #: still in the outbox
+    MAIL_FAILED = "mail_failed"  #: given up for good
+
+
+#: What became of an attempt, as the history tells it; a succeeded attempt is told by its
+#: payment.
+ATTEMPT_HISTORY: dict[str, HistoryKind] = {
+    AttemptState.PENDING: HistoryKind.PAYMENT_IN_PROGRESS,
+    AttemptState.REQUIRES_ACTION: HistoryKind.AUTHENTICATION_WAITING,
+    AttemptState.FAILED: HistoryKind.PAYMENT_FAILED,
+    AttemptState.EXPIRED: HistoryKind.PAYMENT_EXPIRED,
+}
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One thing that happened to a bill, as its history shows it."""
+    """One thing that happened to a bill: its kind, when, and the facts its line names (those
+    that do not concern the kind stay None)."""
 
     at: datetime
-    text: str
+    kind: HistoryKind
+    #: yen paid, transferred, or being paid
+    amount: int | None = None
+    #: the payment method (a code of `PaymentMethod`)
+    method: str | None = None
+    #: the card's brand and last four digits, for a card payment
+    card_brand: str | None = None
+    card_last4: str | None = None
+    #: the convenience-store payment number issued
+    payment_number: str | None = None
+    #: the transfer notice's date, bank and payer name
+    transferred_on: date | None = None
+    bank_name: str | None = None
+    payer_name: str | None = None
+    #: why money was kept for staff, or why an attempt failed (a sentence for the customer)
+    reason: str | None = None
+    #: the subject of the e-mail
+    subject: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The line as plain text, in the words the bill page writes."""
+        write = get_template_attribute("bills/_history_entry.html", "history_entry")
+        return write(self).striptags()
 
 
 def _payment_entry(payment: Payment) -> HistoryEntry:
-    method = PAYMENT_METHOD_LABELS[PaymentMethod(payment.method)]
-    if payment.card_brand:
-        method += f"({payment.card_brand} 末尾{payment.card_last4})"
-    if payment.applied_to_bill:
-        return HistoryEntry(
-            payment.recorded_at, f"{method}での{payment.amount:,}円のお支払を確認しました"
-        )
     return HistoryEntry(
         payment.recorded_at,
-        f"{method}で{payment.amount:,}円の入金がありました。{payment.review_reason}。"
-        "担当者が確認してご連絡します",
+        HistoryKind.PAYMENT_CONFIRMED if payment.applied_to_bill else HistoryKind.PAYMENT_FLAGGED,
+        amount=payment.amount,
+        method=payment.method,
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
+        reason=payment.review_reason,
     )
+
+
+def _attempt_entry(attempt: PaymentAttempt) -> HistoryEntry | None:
+    kind = ATTEMPT_HISTORY.get(attempt.state)
+    if kind is None:
+        return None
+    return HistoryEntry(
+        # An open attempt is told from when it began, a closed one from when it closed.
+        attempt.created_at if attempt.is_unsettled else attempt.settled_at or attempt.created_at,
+        kind,
+        amount=attempt.amount,
+        method=attempt.method,
+        reason=attempt.failure_reason,
+    )
+
+
+def _mail_entry(mail: OutboxMail) -> HistoryEntry:
+    if mail.sent_at:
+        return HistoryEntry(mail.sent_at, HistoryKind.MAIL_SENT, subject=mail.subject)
+    if mail.failed_at:
+        # Given up for good: "waiting" would be untrue, and the customer may want to check the
+        # addresses in 会員登録情報変更.
+        return HistoryEntry(mail.failed_at, HistoryKind.MAIL_FAILED, subject=mail.subject)
+    return HistoryEntry(mail.created_at, HistoryKind.MAIL_WAITING, subject=mail.subject)
 
 
 def bill_history(bill: Bill) -> list[HistoryEntry]:
     """What happened to the bill, oldest first: created, payment numbers, transfer notices,
-    e-mails, payments, paid or cancelled."""
-    entries = [HistoryEntry(bill.created_at, "お申込を受け付けました(ご請求を作成)")]
+    payment attempts that did not pay it, payments, cancelled, e-mails."""
+    entries = [HistoryEntry(bill.created_at, HistoryKind.APPLIED)]
     for slip in db.session.scalars(select(StorePayment).where(StorePayment.bill_id == bill.id)):
         entries.append(
             HistoryEntry(
-                slip.created_at, f"コンビニ決済のお支払番号 {slip.payment_number} を発行しました"
+                slip.created_at,
+                HistoryKind.STORE_NUMBER_ISSUED,
+                payment_number=slip.payment_number,
             )
         )
     for notice in db.session.scalars(
@@ -284,24 +329,27 @@ def bill_history(bill: Bill) -> list[HistoryEntry]:
         entries.append(
             HistoryEntry(
                 notice.created_at,
-                f"振込連絡を受け付けました({japanese_date(notice.transferred_on)} "
-                f"{notice.bank_name} {notice.payer_name} {notice.amount:,}円)",
+                HistoryKind.TRANSFER_NOTICE,
+                amount=notice.amount,
+                transferred_on=notice.transferred_on,
+                bank_name=notice.bank_name,
+                payer_name=notice.payer_name,
             )
         )
+    for attempt in db.session.scalars(
+        select(PaymentAttempt)
+        .where(PaymentAttempt.bill_id == bill.id)
+        .order_by(PaymentAttempt.sequence)
+    ):
+        entry = _attempt_entry(attempt)
+        if entry is not None:
+            entries.append(entry)
     for payment in db.session.scalars(select(Payment).where(Payment.bill_id == bill.id)):
         entries.append(_payment_entry(payment))
     if bill.cancelled_at:
-        entries.append(HistoryEntry(bill.cancelled_at, "お申込を取り消しました"))
+        entries.append(HistoryEntry(bill.cancelled_at, HistoryKind.CANCELLED))
     for mail in db.session.scalars(select(OutboxMail).where(OutboxMail.bill_id == bill.id)):
-        if mail.sent_at:
-            entries.append(HistoryEntry(mail.sent_at, f"メールを送信しました: {mail.subject}"))
-        elif mail.failed_at:
-            # Given up for good: "waiting" would be untrue, and the customer may want to
-            # check the addresses in 会員登録情報変更.
-            text = f"メールをお届けできませんでした: {mail.subject}"
-            entries.append(HistoryEntry(mail.failed_at, text))
-        else:
-            entries.append(HistoryEntry(mail.created_at, f"メールを送信待ちです: {mail.subject}"))
+        entries.append(_mail_entry(mail))
     # A stable sort: what happened comes before the e-mail that tells of it.
     return sorted(entries, key=lambda entry: entry.at)
 

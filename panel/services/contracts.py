@@ -2,31 +2,17 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel import labels
 from panel.extensions import db
 from panel.models import Contract, Customer
+from panel.models.contracts import ContractStatus
 
 #: Days after the renewal date during which a contract can still be renewed (猶予期間).
 GRACE_DAYS = 7
-
-
-class ContractStatus(StrEnum):
-    TRIAL = "trial"  #: お試し: in the free trial, up to its renewal date
-    ACTIVE = "active"  #: 有効: paid up to its renewal date
-    GRACE = "grace"  #: 猶予期間: past the renewal date, still renewable
-    EXPIRED = "expired"  #: 期限切れ: past the grace period, no longer renewable
-
-
-STATUS_LABELS = {
-    ContractStatus.TRIAL: "お試し",
-    ContractStatus.ACTIVE: "有効",
-    ContractStatus.GRACE: "猶予期間",
-    ContractStatus.EXPIRED: "期限切れ",
-}
 
 
 def contract_status(renewal_date: date, is_trial: bool, today: date) -> ContractStatus:
@@ -54,7 +40,7 @@ class ContractRow:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return labels.CONTRACT_STATUS[self.status]
 
 
 def list_contracts(customer: Customer, today: date) -> list[ContractRow]:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from panel.database import dialect_insert
 from panel.extensions import db
 from panel.models import Bill, Customer, IssuedDocument, PaperInvoiceRequest, Payment, User
-from panel.models.bills import BillKind, BillStatus
+from panel.models.bills import BillStatus
 from panel.models.documents import DocumentKind
 from panel.models.types import utc_now
 from panel.pdf import render_pdf
@@ -26,13 +26,6 @@ from panel.services.billing import lock_bill, transfer_reference
 from panel.services.renewal.pricing import RenewalQuote
 
 REGISTRATION_NUMBER = re.compile(r"^T(\d)(\d{12})$")
-
-#: 但し書き: what a receipt's money was for, by the kind of bill.
-RECEIPT_PURPOSES = {
-    BillKind.RENEWAL: "レンタルサーバー・ドメインのご契約更新料として",
-    BillKind.DEPOSIT: "アカウント残高へのご入金として",
-    BillKind.MONTH_END: "ご利用料金として",
-}
 
 
 def corporate_number_check_digit(base: str) -> int:
@@ -170,7 +163,6 @@ def receipt(bill: Bill, today: date) -> IssuedDocument:
         lambda issued_on: render_pdf(
             "pdf/receipt.html",
             received=received,
-            purpose=RECEIPT_PURPOSES[BillKind(bill.kind)],
             **_document_context(bill, issued_on),
         ),
         today,

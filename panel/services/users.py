@@ -6,18 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from panel import labels
 from panel.extensions import db
 from panel.models import Customer, Role, User
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.auth import end_sessions, hash_password, password_problem
 
-ROLE_LABELS: dict[str, str] = {
-    Role.OWNER: "管理者",
-    Role.BILLING: "請求担当",
-    Role.TECHNICAL: "技術担当",
-    Role.READ_ONLY: "閲覧のみ",
-}
 #: Joins the member ID and the name the owner gives a sub-user into the sub-user's login ID
 #: (`demo-corp+keiri`). A member ID cannot contain it (a check on the customers table), nor can
 #: a name, nor the login IDs sub-users were given before (a–z 0–9 . _ -): so the text before
@@ -87,7 +82,7 @@ def add_sub_user(
     The ID lives in the account's own namespace, so "already used" can only mean one of its
     own users, and the answer tells nothing about any other account."""
     login_id = sub_user_login_id(customer, login_id)
-    if role not in ROLE_LABELS:
+    if role not in set(Role):
         raise DomainError("役割を選んでください。", field="role")
     _lock(customer)
     if db.session.scalar(
@@ -107,13 +102,13 @@ def add_sub_user(
         password_hash=hash_password(password),
     )
     db.session.add(user)
-    record_event("user_added", client, user=by, detail=f"{login_id}({ROLE_LABELS[role]})")
+    record_event("user_added", client, user=by, detail=f"{login_id}({labels.ROLE[role]})")
     return user
 
 
 def change_role(user: User, role: str, *, by: User, client: Client) -> None:
     """Give `user` another role; it applies from their next request."""
-    if role not in ROLE_LABELS:
+    if role not in set(Role):
         raise DomainError("役割を選んでください。", field="role")
     if role == user.role:
         return
@@ -125,7 +120,7 @@ def change_role(user: User, role: str, *, by: User, client: Client) -> None:
         "role_changed",
         client,
         user=by,
-        detail=f"{user.login_id}: {ROLE_LABELS[user.role]} → {ROLE_LABELS[role]}",
+        detail=f"{user.login_id}: {labels.ROLE[user.role]} → {labels.ROLE[role]}",
     )
     user.role = role
 

@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel import labels
 from panel.database import writes_on_get
 from panel.dates import today_in_japan
 from panel.errors import refusal_page
@@ -26,14 +27,13 @@ from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
 from panel.gateways import CardDetails, payment_gateway
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
-from panel.models.bills import BILL_STATUS_LABELS, BillStatus
+from panel.models.bills import BillStatus
 from panel.models.types import utc_now
 from panel.services.billing import (
     bill_history,
     cancel_bill,
     change_payment_method,
     list_bills,
-    payment_instructions,
     record_transfer_notice,
     resend_bill_mail,
     transfer_reference,
@@ -71,9 +71,9 @@ BILL_PAYERS = (Role.OWNER, Role.BILLING)
 #: The tabs of the bill list: the status filter in the URL and its label.
 TABS = (
     (None, "すべて"),
-    (BillStatus.AWAITING_PAYMENT, BILL_STATUS_LABELS[BillStatus.AWAITING_PAYMENT]),
-    (BillStatus.PAID, BILL_STATUS_LABELS[BillStatus.PAID]),
-    (BillStatus.CANCELLED, BILL_STATUS_LABELS[BillStatus.CANCELLED]),
+    (BillStatus.AWAITING_PAYMENT, labels.BILL_STATUS[BillStatus.AWAITING_PAYMENT]),
+    (BillStatus.PAID, labels.BILL_STATUS[BillStatus.PAID]),
+    (BillStatus.CANCELLED, labels.BILL_STATUS[BillStatus.CANCELLED]),
 )
 
 PAYMENT_MESSAGES = {
@@ -134,7 +134,6 @@ def _render_bill(
         bill=bill,
         awaiting=bill.status == BillStatus.AWAITING_PAYMENT,
         may_act=current_user.role in BILL_PAYERS,
-        instructions=payment_instructions(bill, current_app.config["BANK_TRANSFER_ACCOUNT"]),
         bank_account=current_app.config["BANK_TRANSFER_ACCOUNT"],
         transfer_reference=transfer_reference(bill),
         store_payment=current_store_payment(bill, today),
@@ -236,7 +235,7 @@ def payment_method(bill_no: str):
 
     def change(bill: Bill) -> str:
         change_payment_method(bill, form.method.data)
-        return f"お支払方法を{bill.payment_method_label}に変更しました。"
+        return f"お支払方法を{labels.PAYMENT_METHOD[bill.payment_method]}に変更しました。"
 
     return _act_with_form(_load_bill(bill_no), form, change, method_form=form)
 

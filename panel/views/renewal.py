@@ -3,12 +3,12 @@
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from panel import labels
 from panel.dates import today_in_japan
 from panel.errors import refusal_page
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
-from panel.models.bills import PAYMENT_METHOD_LABELS
 from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
 from panel.services.documents import render_quote
 from panel.services.renewal.application import (
@@ -90,7 +90,7 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         "renewal/_confirm_summary.html",
         quote=quote,
         form=form,
-        payment_methods=[(m, PAYMENT_METHOD_LABELS[m]) for m in CUSTOMER_PAYMENT_METHODS],
+        payment_methods=[(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
         convenience_store_fee=CONVENIENCE_STORE_FEE,
         application_token=new_application_token(customer),
         error=error,

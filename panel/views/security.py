@@ -18,7 +18,7 @@ from panel.models import AllowedNetwork, Role
 from panel.models.types import utc_now
 from panel.services import auth as auth_service
 from panel.services import two_factor
-from panel.services.audit import EVENT_LABELS, customer_events
+from panel.services.audit import customer_events
 from panel.services.login_addresses import (
     add_allowed_network,
     remove_allowed_network,
@@ -77,7 +77,6 @@ def _render_page(**forms):
             network_form=AllowedNetworkForm(prefix="network"),
             restriction_form=IpRestrictionForm(),
             events=customer_events(user.customer, request.args.get("page", 1, type=int)),
-            event_labels=EVENT_LABELS,
             client_address=current_client().ip_address,
         )
     return render_template(template, **context | forms)

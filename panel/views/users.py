@@ -7,7 +7,7 @@ from panel.extensions import db
 from panel.forms.users import RoleForm, SubUserForm
 from panel.models import Role, User
 from panel.models.types import utc_now
-from panel.services.users import ROLE_LABELS, add_sub_user, change_role, disable_user, enable_user
+from panel.services.users import add_sub_user, change_role, disable_user, enable_user
 from panel.views.permissions import roles_required, step_up_required
 from panel.views.requests import current_client
 from panel.views.responses import change_and_go_back, submit_form
@@ -24,7 +24,6 @@ def _render_page(form: SubUserForm | None = None, status: int = 200):
         users=current_user.customer.users,
         form=form or SubUserForm(),
         role_form=RoleForm,
-        role_labels=ROLE_LABELS,
     ), status
 
 

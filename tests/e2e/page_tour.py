@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pyotp
 from sqlalchemy import select
 
+from panel import labels
 from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import AUTHENTICATED_CARD
@@ -82,7 +83,8 @@ def _wrong_code(page_html: str) -> dict:
 
 
 def _bill_name(bill: Bill) -> str:
-    name = f"ご請求 {bill.bill_no}({bill.status_label}・{bill.payment_method_label}"
+    status, method = labels.BILL_STATUS[bill.status], labels.PAYMENT_METHOD[bill.payment_method]
+    name = f"ご請求 {bill.bill_no}({status}・{method}"
     if bill.status == BillStatus.AWAITING_PAYMENT and bill.payment_method == (
         PaymentMethod.CONVENIENCE_STORE
     ):

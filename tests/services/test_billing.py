@@ -1,15 +1,20 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
+from flask import current_app
 from sqlalchemy import func, select
 
 from panel.extensions import db
+from panel.gateways import CardDetails, payment_gateway
+from panel.gateways.sandbox import AUTHENTICATED_CARD, DECLINED_CARD, FAILS_AUTHENTICATION_CARD
 from panel.models import AuditEvent, Contract, OutboxMail, TransferNotice
 from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
 from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.billing import (
     BILLS_PER_PAGE,
+    HistoryKind,
     LineDraft,
     allocate_bill_no,
     bill_history,
@@ -22,6 +27,12 @@ from panel.services.billing import (
     record_transfer_notice,
     resend_bill_mail,
     transfer_reference,
+)
+from panel.services.payments import (
+    PaymentOutcome,
+    complete_card_authentication,
+    pay_by_card,
+    reconcile_attempts,
 )
 from tests import factories
 
@@ -210,3 +221,138 @@ def test_the_bill_mail_is_sent_again_at_most_once_every_five_minutes(awaiting):
     db.session.commit()
     assert mails() == 2
     assert resent.subject == f"【ご請求】請求No.{awaiting.bill_no} ご契約更新のお申込み"
+
+
+# How to pay, in the bill e-mail
+
+#: An account as an operator may write it, with characters HTML would escape.
+BANK_ACCOUNT = "A&B銀行 <本店> 普通預金 1234567"
+
+
+@pytest.mark.parametrize(
+    ("method", "method_label", "instructions"),
+    [
+        (
+            PaymentMethod.BANK_TRANSFER,
+            "銀行振込",
+            "お支払期限日までに、下記の口座へお振込みください。\n"
+            f"{BANK_ACCOUNT}\n"
+            "振込名義の前にお客様番号「{reference}」を入れてください"
+            "(例: {reference} ヤマダタロウ)。"
+            "お振込後は、ご請求の詳細ページの「振込連絡」からご連絡いただくと確認が早くなります。"
+            "入金確認後にご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.CONVENIENCE_STORE,
+            "コンビニ決済",
+            "ご請求の詳細ページの「お支払のお手続き」でお支払番号を取得し、"
+            "お支払期限日までにコンビニエンスストアでお支払いください。"
+            "店舗からの通知後(1〜2時間かかる場合があります)にご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.PAYPAL,
+            "PayPal",
+            "ご請求の詳細ページの「お支払のお手続き」からPayPalでお支払いください。"
+            "決済後すぐにご契約へ反映されます。",
+        ),
+        (
+            PaymentMethod.CARD,
+            "クレジットカード",
+            "ご請求の詳細ページの「お支払のお手続き」からクレジットカード"
+            "(VISA・Master・JCB・American Express)でお支払いください。"
+            "決済後すぐにご契約へ反映されます。",
+        ),
+    ],
+)
+def test_the_bill_mail_says_how_to_pay_by_the_bills_method(
+    app, monkeypatch, method, method_label, instructions
+):
+    monkeypatch.setitem(app.config, "BANK_TRANSFER_ACCOUNT", BANK_ACCOUNT)
+    customer = factories.customer()
+    server = factories.server(customer, "taro.jp", factories.plan(), date(2026, 11, 30))
+    bill = factories.renewal_bill(customer, server, method=method, today=TODAY)
+    body = db.session.scalar(select(OutboxMail.body).where(OutboxMail.bill_id == bill.id))
+    assert f"■ お支払方法    : {method_label}\n" in body
+    expected = instructions.format(reference=transfer_reference(bill))
+    assert f"【お支払のお手続き】\n{expected}\n\n" in body
+
+
+# A bill's history of card payment attempts
+
+
+def _pay_by_card(bill, number, now):
+    """Pay as the card form does: a declined card's attempt is kept, as the request keeps it."""
+    with current_app.test_request_context():  # the 3-D Secure page is a URL of the panel
+        try:
+            settlement = pay_by_card(
+                bill, CardDetails(number, 12, 2030, "123"), "", TODAY, now, CLIENT
+            )
+        except DomainError as refusal:
+            assert refusal.keeps_record
+            settlement = None
+    db.session.commit()
+    return settlement
+
+
+def test_the_history_tells_of_a_declined_card_and_a_3d_secure_challenge_until_it_expires():
+    plans = factories.plan_lineup()
+    with time_machine.travel(NOW, tick=False) as clock:
+        customer = factories.customer()
+        server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 11, 30))
+        bill = factories.renewal_bill(customer, server, method=PaymentMethod.CARD, today=TODAY)
+        paying = f"クレジットカードでの{bill.total:,}円のお支払"
+
+        clock.shift(timedelta(minutes=1))
+        assert _pay_by_card(bill, DECLINED_CARD, NOW + timedelta(minutes=1)) is None
+        clock.shift(timedelta(minutes=1))
+        challenge = _pay_by_card(bill, AUTHENTICATED_CARD, NOW + timedelta(minutes=2))
+        assert challenge.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED
+
+        history = bill_history(bill)
+        assert [(entry.at - NOW, entry.kind) for entry in history] == [
+            (timedelta(0), HistoryKind.APPLIED),
+            (timedelta(0), HistoryKind.MAIL_WAITING),
+            (timedelta(minutes=1), HistoryKind.PAYMENT_FAILED),
+            (timedelta(minutes=2), HistoryKind.AUTHENTICATION_WAITING),
+        ]
+        declined, waiting = history[2:]
+        assert (declined.amount, declined.method) == (bill.total, PaymentMethod.CARD)
+        assert declined.text == (
+            f"{paying}はできませんでした。カード会社により決済が承認されませんでした。"
+            "別のカードをお使いいただくか、カード会社にお問い合わせください。"
+        )
+        assert waiting.text == f"{paying}は、カード会社の本人認証(3-Dセキュア)の完了待ちです"
+
+        # The cardholder never comes back: the challenge is cancelled at the gateway.
+        abandoned_at = NOW + timedelta(minutes=40)
+        clock.move_to(abandoned_at)
+        assert reconcile_attempts(abandoned_at) == {"applied": 0, "closed": 1}
+        last = bill_history(bill)[-1]
+        assert (last.at, last.kind) == (abandoned_at, HistoryKind.PAYMENT_EXPIRED)
+        assert last.text == (
+            f"{paying}のお手続きは、完了しないまま期限が切れたため取り消しました"
+            "(お支払は行われていません)"
+        )
+        assert HistoryKind.AUTHENTICATION_WAITING not in {e.kind for e in bill_history(bill)}
+
+
+def test_a_card_paid_after_a_failed_authentication_shows_the_failure_and_the_payment():
+    plans = factories.plan_lineup()
+    with time_machine.travel(NOW, tick=False):
+        customer = factories.customer()
+        server = factories.server(customer, "taro.jp", plans["standard"], date(2026, 11, 30))
+        bill = factories.renewal_bill(customer, server, method=PaymentMethod.CARD, today=TODAY)
+        challenge = _pay_by_card(bill, FAILS_AUTHENTICATION_CARD, NOW)
+        payment_gateway().complete_challenge(challenge.action_url.rsplit("/", 1)[1], True)
+        with pytest.raises(DomainError, match="本人認証"):
+            complete_card_authentication(bill, NOW + timedelta(minutes=1), CLIENT)
+        db.session.commit()
+        _pay_by_card(bill, "4242424242424242", NOW + timedelta(minutes=2))
+
+    texts = [entry.text for entry in bill_history(bill) if "メール" not in entry.text]
+    assert texts == [
+        "お申込を受け付けました(ご請求を作成)",
+        f"クレジットカードでの{bill.total:,}円のお支払はできませんでした。"
+        "カード会社の本人認証(3-Dセキュア)に失敗しました。",
+        f"クレジットカード(VISA 末尾4242)での{bill.total:,}円のお支払を確認しました",
+    ]

@@ -385,3 +385,54 @@ def test_an_abandoned_challenge_leaves_the_bill_awaiting(owner, setup):
     assert _reload(bill).status == BillStatus.AWAITING_PAYMENT
     assert "本人認証(3-Dセキュア)の途中です" not in page
     assert "このご請求のお支払は完了しています" not in page
+
+
+def test_read_only_is_told_how_the_bill_is_paid_with_the_account_escaped(
+    app, monkeypatch, client, login_as, setup
+):
+    monkeypatch.setitem(app.config, "BANK_TRANSFER_ACCOUNT", "A&B銀行 <本店> 普通預金 1234567")
+    bill = _bill(setup)
+    login_as(factories.sub_user(setup["customer"], "viewer", Role.READ_ONLY))
+    page = client.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    reference = bill.bill_no.replace("-", "")
+    assert (
+        '<p class="instructions">お支払期限日までに、下記の口座へお振込みください。\n'
+        "A&amp;B銀行 &lt;本店&gt; 普通預金 1234567\n"
+        f"振込名義の前にお客様番号「{reference}」を入れてください(例: {reference} ヤマダタロウ)。"
+    ) in page
+    assert "<本店>" not in page
+
+
+def _history(client, bill) -> list[str]:
+    page = client.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    history = page.split('<ol class="history">')[1].split("</ol>")[0]
+    return [_text_of(item) for item in re.findall(r"<li>(.*?)</li>", history, re.S)]
+
+
+def _text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<time[^>]*>.*?</time>", "", html)).strip()
+
+
+def test_the_history_shows_a_declined_card_and_a_3d_secure_challenge_then_the_payment(owner, setup):
+    bill = _bill(setup, PaymentMethod.CARD)
+    paying = "クレジットカードでの12,540円のお支払"
+    _pay_by_card(owner, bill, "4000000000000002", HTMX)  # declined
+    challenge = _pay_by_card(owner, bill, "4000000000003220")  # asks for 3-D Secure
+    assert challenge.headers["Location"].startswith("/sandbox/3ds/")
+    assert _history(owner, bill)[-2:] == [
+        f"{paying}はできませんでした。カード会社により決済が承認されませんでした。"
+        "別のカードをお使いいただくか、カード会社にお問い合わせください。",
+        f"{paying}は、カード会社の本人認証(3-Dセキュア)の完了待ちです",
+    ]
+
+    challenge_page = challenge.headers["Location"]
+    authenticated = owner.post(
+        challenge_page,
+        data={"answer": "authenticate", "csrf_token": csrf_token(owner, challenge_page)},
+    )
+    owner.get(authenticated.headers["Location"])  # back from the card company
+    history = _history(owner, bill)
+    assert _reload(bill).status == BillStatus.PAID
+    assert "クレジットカード(VISA 末尾3220)での12,540円のお支払を確認しました" in history
+    assert f"{paying}は、カード会社の本人認証(3-Dセキュア)の完了待ちです" not in history
+    assert any(line.startswith(f"{paying}はできませんでした。") for line in history)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from panel.extensions import db
 from panel.models import Contract, Customer, Plan
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
-from panel.services.contracts import GRACE_DAYS, STATUS_LABELS, ContractStatus, contract_status
+from panel.services.contracts import GRACE_DAYS, ContractStatus, contract_status
 from panel.services.renewal.pricing import (
     QuotedRenewal,
     RenewalQuote,
@@ -31,10 +31,6 @@ class RenewalRow:
     ticked: bool
     result: QuotedRenewal | RowRefusal
     status: ContractStatus
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
 
     @property
     def refusal(self) -> RowRefusal | None:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from panel import labels
 from panel.dates import add_months, days_in_month, end_of_month
 from panel.extensions import db
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
@@ -244,7 +245,8 @@ def _quote_one(
     today: date,
 ) -> QuotedRenewal | RowRefusal:
     if not is_renewable(contract, today):
-        return RowRefusal("ご契約更新日の7日後を過ぎているため、更新できません(期限切れ)。")
+        expired = labels.CONTRACT_STATUS[ContractStatus.EXPIRED]
+        return RowRefusal(f"ご契約更新日の7日後を過ぎているため、更新できません({expired})。")
     if contract.is_domain:
         years, remainder = divmod(selection.months, 12)
         if remainder or years not in DOMAIN_RENEWAL_YEARS:
@@ -320,8 +322,9 @@ def quote_renewal(
         contract = contracts[contract_id]
         if contract_id in already_billed:
             bill_no = already_billed[contract_id]
+            awaiting = labels.BILL_STATUS[BillStatus.AWAITING_PAYMENT]
             quote.refusals[contract_id] = RowRefusal(
-                f"このご契約は請求No. {bill_no}(ご入金待ち)でお申込済みです。", bill_no=bill_no
+                f"このご契約は請求No. {bill_no}({awaiting})でお申込済みです。", bill_no=bill_no
             )
             continue
         result = _quote_one(contract, selection, plans, prices_by_tld, month_end, today)

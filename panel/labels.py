@@ -1,0 +1,94 @@
+"""The words the panel shows for its codes: bill statuses, payment methods, contract statuses,
+roles, audit events, and what a receipt's money was for.
+
+This is the one place they are defined. Templates write `{{ bill.status | label('bill_status') }}`
+(the `label` filter); Python code that needs one (form choices, a message naming a method, an
+audit detail) reads these mappings.
+"""
+
+from panel.models.bills import BillKind, BillStatus, PaymentMethod
+from panel.models.contracts import ContractStatus
+from panel.models.customers import Role
+
+BILL_STATUS: dict[str, str] = {
+    BillStatus.AWAITING_PAYMENT: "ご入金待ち",
+    BillStatus.PAID: "お支払済",
+    BillStatus.CANCELLED: "取消",
+}
+
+PAYMENT_METHOD: dict[str, str] = {
+    PaymentMethod.CARD: "クレジットカード",
+    PaymentMethod.PAYPAL: "PayPal",
+    PaymentMethod.BANK_TRANSFER: "銀行振込",
+    PaymentMethod.CONVENIENCE_STORE: "コンビニ決済",
+    PaymentMethod.BALANCE: "アカウント残高",
+    PaymentMethod.DIRECT_DEBIT: "口座振替",
+}
+
+CONTRACT_STATUS: dict[str, str] = {
+    ContractStatus.TRIAL: "お試し",
+    ContractStatus.ACTIVE: "有効",
+    ContractStatus.GRACE: "猶予期間",
+    ContractStatus.EXPIRED: "期限切れ",
+}
+
+ROLE: dict[str, str] = {
+    Role.OWNER: "管理者",
+    Role.BILLING: "請求担当",
+    Role.TECHNICAL: "技術担当",
+    Role.READ_ONLY: "閲覧のみ",
+}
+
+#: What each event is called in the customer's audit log (操作履歴).
+AUDIT_EVENT: dict[str, str] = {
+    "login": "ログイン",
+    "login_failed": "ログイン失敗",
+    "login_refused_address": "許可されていないIPアドレスからのログイン",
+    "session_ended_address": "IPアドレスの制限によるログアウト",
+    "logout": "ログアウト",
+    "password_refused": "パスワードの確認に失敗",
+    "password_changed": "パスワードの変更",
+    "code_failed": "確認コードの誤り",
+    "totp_replayed": "使用済みの確認コードを拒否",
+    "recovery_code_used": "リカバリーコードでログイン・確認",
+    "recovery_code_replayed": "使用済みのリカバリーコードを拒否",
+    "two_factor_enabled": "二要素認証を有効化",
+    "two_factor_disabled": "二要素認証を無効化",
+    "recovery_codes_replaced": "リカバリーコードの再発行",
+    "ip_rule_added": "許可するIPアドレスの追加",
+    "ip_rule_removed": "許可するIPアドレスの削除",
+    "ip_restriction_on": "ログインのIP制限を有効化",
+    "ip_restriction_off": "ログインのIP制限を無効化",
+    "user_added": "ユーザーの追加",
+    "role_changed": "役割の変更",
+    "user_disabled": "ユーザーの無効化",
+    "user_enabled": "ユーザーの再開",
+    "profile_changed": "会員登録情報の変更",
+    "payment_applied": "お支払の反映",
+    "payment_flagged": "お支払の確認待ち(サポートで確認)",
+    "bill_cancelled": "お申込の取消",
+}
+
+#: 但し書き: what a receipt's money was for, by the kind of bill.
+RECEIPT_PURPOSE: dict[str, str] = {
+    BillKind.RENEWAL: "レンタルサーバー・ドメインのご契約更新料として",
+    BillKind.DEPOSIT: "アカウント残高へのご入金として",
+    BillKind.MONTH_END: "ご利用料金として",
+}
+
+#: The label sets by the name templates give the `label` filter.
+LABELS: dict[str, dict[str, str]] = {
+    "bill_status": BILL_STATUS,
+    "payment_method": PAYMENT_METHOD,
+    "contract_status": CONTRACT_STATUS,
+    "role": ROLE,
+    "audit_event": AUDIT_EVENT,
+    "receipt_purpose": RECEIPT_PURPOSE,
+}
+
+
+def label(code: str, kind: str) -> str:
+    """The word for `code` among the labels of `kind` (a key of `LABELS`). A code without one
+    (an audit event recorded by a newer version, say) is shown as it is rather than failing
+    the page."""
+    return LABELS[kind].get(code, code)
