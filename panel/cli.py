@@ -26,6 +26,7 @@ demo = WritingGroup("demo", help="Demo data.")
 mail = WritingGroup("mail", help="The e-mail outbox.")
 sandbox = WritingGroup("sandbox", help="The sandbox payment gateway.")
 payments = WritingGroup("payments", help="Payment attempts.")
+jobs = WritingGroup("jobs", help="The daily job.")
 
 
 @demo.command("seed")
@@ -52,6 +53,24 @@ def send_command() -> None:
         f"sent {report.sent}, failed {report.retrying} (will be retried), "
         f"given up {report.given_up} (kept as failed)"
     )
+
+
+@jobs.command("daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The Japan date to run for (default: today).",
+)
+def daily_command(day: datetime | None) -> None:
+    """Everything due on the day: overdue bills cancelled, expiries told, renewal reminders,
+    the monthly domain notice on the 1st; then the outbox delivered. Running it again for the
+    same day does nothing twice."""
+    from panel.jobs.daily import run_daily
+
+    today = day.date() if day else today_in_japan()
+    for what, count in run_daily(today).items():
+        click.echo(f"{today}: {what}: {count}")
 
 
 @payments.command("reconcile")
@@ -128,3 +147,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mail)
     app.cli.add_command(sandbox)
     app.cli.add_command(payments)
+    app.cli.add_command(jobs)

@@ -67,6 +67,7 @@ AUDIT_EVENT: dict[str, str] = {
     "payment_applied": "お支払の反映",
     "payment_flagged": "お支払の確認待ち(サポートで確認)",
     "bill_cancelled": "お申込の取消",
+    "bill_overdue_cancelled": "お支払期限日を過ぎたお申込の取消",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.

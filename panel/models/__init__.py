@@ -6,6 +6,7 @@ from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
 from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceRequest
 from panel.models.domains import DomainPrice
+from panel.models.jobs import JobEffect
 from panel.models.mail import OutboxMail, OutboxRecipient
 from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
@@ -27,6 +28,7 @@ __all__ = [
     "DocumentKind",
     "DomainPrice",
     "IssuedDocument",
+    "JobEffect",
     "LoginSession",
     "OutboxMail",
     "OutboxRecipient",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from panel.database import dialect_insert, rows_matched
 from panel.extensions import db
+from panel.filters import japanese_date
 from panel.models import (
     Bill,
     BillLine,
@@ -486,6 +487,39 @@ def cancel_bill(bill: Bill, now: datetime, by: User | None, client: Client) -> B
         at=now,
     )
     return bill
+
+
+def cancel_overdue_bill(bill: Bill, now: datetime) -> Bill:
+    """The daily job's cancellation of a bill still awaiting payment after its due date: its
+    contracts are left as they are, and the customer is told why. Money that arrives for it
+    later is kept for staff (`apply_payment`). Not while money for it may be on its way."""
+    lock_awaiting_bill(bill)
+    refuse_while_paying(bill)
+    change_bill_status(bill, BillStatus.CANCELLED, now)
+    _queue_bill_related_mail(
+        bill,
+        "overdue_cancellation",
+        f"【お申込取消】請求No.{bill.bill_no} お支払期限日を過ぎたため取り消しました",
+        "mail/overdue_cancellation.txt",
+    )
+    record_event(
+        "bill_overdue_cancelled",
+        Client(ip_address=None, user_agent="jobs daily"),
+        customer=bill.customer,
+        detail=f"請求No.{bill.bill_no}",
+        at=now,
+    )
+    return bill
+
+
+def refuse_past_due(bill: Bill, today: date) -> None:
+    """A bill past its due date can no longer be paid by card or PayPal (the daily job cancels
+    it), whether or not the job has run yet."""
+    if bill.due_date < today:
+        raise DomainError(
+            f"お支払期限日({japanese_date(bill.due_date)})を過ぎているため、このご請求は"
+            "お支払いいただけません。ご契約を更新される場合は、あらためてお申込ください。"
+        )
 
 
 def resend_bill_mail(bill: Bill, now: datetime) -> OutboxMail:

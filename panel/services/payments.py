@@ -14,6 +14,7 @@ from typing import TypeVar
 from sqlalchemy import func, or_, select
 
 from panel.database import dialect_insert
+from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.gateways import (
     CardDetails,
@@ -36,6 +37,7 @@ from panel.services.billing import (
     lock_awaiting_bill,
     lock_bill,
     queue_payment_mail,
+    refuse_past_due,
 )
 
 Result = TypeVar("Result")
@@ -71,7 +73,7 @@ class Settlement:
     action_url: str | None = None
 
 
-def _review_reason(bill: Bill | None, amount: int) -> str | None:
+def _review_reason(bill: Bill | None, amount: int, received_on: date) -> str | None:
     if bill is None:
         return "該当するご請求が見つかりません"
     if bill.status == BillStatus.PAID:
@@ -80,6 +82,8 @@ def _review_reason(bill: Bill | None, amount: int) -> str | None:
         return "取り消されたご請求への入金です"
     if amount != bill.total:
         return f"ご請求金額({bill.total:,}円)と入金額が一致しません"
+    if received_on > bill.due_date:
+        return "お支払期限日を過ぎた入金です"
     return None
 
 
@@ -149,7 +153,7 @@ def apply_payment(
     if bill is not None:
         # Deliveries of one bill's money queue here (PostgreSQL) and see each other's result.
         lock_bill(bill)
-    reason = _review_reason(bill, money.amount)
+    reason = _review_reason(bill, money.amount, today_in_japan(money.received_at))
     if _record(bill, money, reason, now) is None:
         return PaymentOutcome.DUPLICATE
     detail = f"{money.method} {money.amount}円 ({money.provider} {money.event_id})"
@@ -245,6 +249,7 @@ def _start_attempt(
     """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID."""
     lock_awaiting_bill(bill)
     _require_method(bill, method)
+    refuse_past_due(bill, today_in_japan(now))
     if unsettled_attempt(bill) is not None:
         raise DomainError(PAYMENT_IN_PROGRESS)
     sequence = 1 + (
@@ -372,11 +377,12 @@ def complete_card_authentication(bill: Bill, now: datetime, client: Client) -> S
     return _record_outcome(attempt_id, outcome, now, client)
 
 
-def start_paypal_payment(bill: Bill, return_url: str, cancel_url: str) -> str:
+def start_paypal_payment(bill: Bill, return_url: str, cancel_url: str, today: date) -> str:
     """Where to send the customer to approve the PayPal payment of `bill` (no money moves
     until the customer is back and it is captured)."""
     lock_awaiting_bill(bill)
     _require_method(bill, PaymentMethod.PAYPAL)
+    refuse_past_due(bill, today)
     return payment_gateway().paypal_approval_url(bill.total, bill.bill_no, return_url, cancel_url)
 
 

@@ -291,6 +291,7 @@ def pay_paypal(bill_no: str):
             bill,
             return_url=url_for("bills.paypal_return", bill_no=bill.bill_no),
             cancel_url=url_for("bills.paypal_cancel", bill_no=bill.bill_no),
+            today=today_in_japan(),
         )
     )
     if refusal is not None:

@@ -269,7 +269,7 @@ def test_a_paypal_capture_lost_in_a_crash_is_captured_once_on_the_next_return(
     bill = _bill(server, PaymentMethod.PAYPAL)
     gateway = payment_gateway()
     with app.test_request_context():
-        approval_url = start_paypal_payment(bill, "/r", "/c")
+        approval_url = start_paypal_payment(bill, "/r", "/c", TODAY)
     order = gateway.read_paypal_order(approval_url.split("order=", 1)[1])
     approval = gateway.approve_paypal_order(order).split("approval=", 1)[1]
     with monkeypatch.context() as patched:

@@ -266,7 +266,7 @@ def test_paypal_approve_and_return_pays_once(app, customer, server):
     bill = _bill(customer, server, method=PaymentMethod.PAYPAL)
     gateway = payment_gateway()
     with app.test_request_context():
-        approval_url = start_paypal_payment(bill, "/bills/x/return", "/bills/x/cancel")
+        approval_url = start_paypal_payment(bill, "/bills/x/return", "/bills/x/cancel", TODAY)
     order = gateway.read_paypal_order(approval_url.split("order=", 1)[1])
     assert (order["order_ref"], order["amount"]) == (bill.bill_no, bill.total)
     returned = gateway.approve_paypal_order(order)
@@ -284,7 +284,7 @@ def test_paypal_approve_and_return_pays_once(app, customer, server):
 def test_paypal_refuses_an_order_that_was_not_approved_or_was_tampered_with(app, customer, server):
     bill = _bill(customer, server, method=PaymentMethod.PAYPAL)
     with app.test_request_context():
-        approval_url = start_paypal_payment(bill, "/r", "/c")
+        approval_url = start_paypal_payment(bill, "/r", "/c", TODAY)
     not_approved = approval_url.split("order=", 1)[1]
     for approval in (not_approved, not_approved[:-2] + "xx", ""):
         with pytest.raises(DomainError):

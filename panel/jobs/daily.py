@@ -1,0 +1,178 @@
+"""`jobs daily`: everything due on a day, in order, each step a function of that day."""
+
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from sqlalchemy import select
+
+from panel.extensions import db
+from panel.jobs import each_once
+from panel.models import Bill, Contract, ContractKind, Customer
+from panel.models.bills import BillStatus
+from panel.models.types import utc_now
+from panel.services.billing import cancel_overdue_bill
+from panel.services.contracts import GRACE_DAYS
+from panel.services.mail import BATCH_SIZE, deliver_outbox
+from panel.services.notices import (
+    DOMAIN_NOTICE_DAYS,
+    OPT_IN_REMINDER_DAYS,
+    REMINDER_DAYS,
+    queue_domain_notice,
+    queue_expiry_notice,
+    queue_renewal_reminder,
+)
+from panel.services.renewal.pricing import bills_awaiting_for
+
+#: A contract that expired this many days before the run still has its expiry told (a job
+#: that did not run for a few days catches up; one newly deployed does not tell old ones).
+EXPIRY_CATCH_UP_DAYS = 7
+
+
+# Each effect loads what it concerns in its own transaction (the previous one's objects are
+# expired by its commit).
+
+
+def _cancel_overdue(bill_id: int, now: datetime) -> None:
+    cancel_overdue_bill(db.session.get_one(Bill, bill_id), now)
+
+
+def _tell_expiry(contract_id: int) -> None:
+    queue_expiry_notice(db.session.get_one(Contract, contract_id))
+
+
+def _remind(contract_id: int, days_before: int, awaiting_bill_no: str | None) -> None:
+    queue_renewal_reminder(db.session.get_one(Contract, contract_id), days_before, awaiting_bill_no)
+
+
+def _notify_domains(customer_id: int, contract_ids: list[int], today: date) -> None:
+    domains = [db.session.get_one(Contract, contract_id) for contract_id in contract_ids]
+    queue_domain_notice(db.session.get_one(Customer, customer_id), domains, today)
+
+
+def cancel_overdue_bills(today: date) -> int:
+    """Every bill still awaiting payment after its due date is cancelled, and the customer told."""
+    now = utc_now()
+    overdue = db.session.execute(
+        select(Bill.id, Bill.due_date)
+        .where(Bill.status == BillStatus.AWAITING_PAYMENT, Bill.due_date < today)
+        .order_by(Bill.id)
+    ).all()
+    return each_once(
+        "overdue_cancellation",
+        (
+            (
+                f"bill:{bill_id}",
+                due_date + timedelta(days=1),
+                partial(_cancel_overdue, bill_id, now),
+            )
+            for bill_id, due_date in overdue
+        ),
+    )
+
+
+def tell_expired_contracts(today: date) -> int:
+    """A contract past its grace period has expired: its customer is told, once."""
+    first_expired_day = today - timedelta(days=EXPIRY_CATCH_UP_DAYS - 1)
+    grace = timedelta(days=GRACE_DAYS + 1)
+    expired = db.session.execute(
+        select(Contract.id, Contract.renewal_date)
+        .where(
+            Contract.renewal_date >= first_expired_day - grace,
+            Contract.renewal_date <= today - grace,
+        )
+        .order_by(Contract.id)
+    ).all()
+    return each_once(
+        "contract_expired",
+        (
+            (
+                f"contract:{contract_id}",
+                renewal_date + grace,
+                partial(_tell_expiry, contract_id),
+            )
+            for contract_id, renewal_date in expired
+        ),
+    )
+
+
+def send_renewal_reminders(today: date) -> int:
+    """Servers whose renewal date is 40 (opted in), 10 or 5 days away, today, or yesterday, and
+    which are not renewed yet, get a reminder."""
+    sent = 0
+    for days_before in REMINDER_DAYS:
+        renewal_date = today + timedelta(days=days_before)
+        statement = (
+            select(Contract.id)
+            .join(Customer)
+            .where(Contract.kind == ContractKind.HOSTING, Contract.renewal_date == renewal_date)
+            .order_by(Contract.id)
+        )
+        if days_before == OPT_IN_REMINDER_DAYS:
+            statement = statement.where(Customer.notify_40_days_before)
+        contract_ids = list(db.session.scalars(statement))
+        awaiting = bills_awaiting_for(contract_ids)
+        sent += each_once(
+            f"renewal_reminder_{days_before}",
+            (
+                (
+                    f"contract:{contract_id}",
+                    renewal_date,
+                    partial(_remind, contract_id, days_before, awaiting.get(contract_id)),
+                )
+                for contract_id in contract_ids
+            ),
+        )
+    return sent
+
+
+def send_domain_notices(today: date) -> int:
+    """On the 1st of each month, each customer with domains that expire within 90 days gets
+    one notice listing them all."""
+    if today.day != 1:
+        return 0
+    domains = db.session.execute(
+        select(Contract.customer_id, Contract.id)
+        .where(
+            Contract.kind == ContractKind.DOMAIN,
+            Contract.renewal_date >= today,
+            Contract.renewal_date <= today + timedelta(days=DOMAIN_NOTICE_DAYS),
+        )
+        .order_by(Contract.customer_id, Contract.renewal_date, Contract.name)
+    ).all()
+    by_customer: dict[int, list[int]] = {}
+    for customer_id, contract_id in domains:
+        by_customer.setdefault(customer_id, []).append(contract_id)
+    return each_once(
+        "domain_notice",
+        (
+            (
+                f"customer:{customer_id}",
+                today,
+                partial(_notify_domains, customer_id, ids, today),
+            )
+            for customer_id, ids in by_customer.items()
+        ),
+    )
+
+
+#: The steps, in the order they run: bills first (an overdue bill is cancelled before its
+#: contracts are reminded of), then what is told.
+STEPS = (
+    ("overdue bills cancelled", cancel_overdue_bills),
+    ("expiries told", tell_expired_contracts),
+    ("renewal reminders", send_renewal_reminders),
+    ("domain notices", send_domain_notices),
+)
+
+
+def run_daily(today: date) -> dict[str, int]:
+    """Everything due on `today`, then the outbox delivered: how many of each were done."""
+    report = {name: step(today) for name, step in STEPS}
+    report |= {"mails sent": 0, "mails failed for now": 0, "mails given up": 0}
+    while True:  # a batch at a time, until no mail is due (one that failed waits its back-off)
+        delivered = deliver_outbox(utc_now())
+        report["mails sent"] += delivered.sent
+        report["mails failed for now"] += delivered.retrying
+        report["mails given up"] += delivered.given_up
+        if sum(delivered) < BATCH_SIZE:
+            return report

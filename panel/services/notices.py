@@ -1,0 +1,85 @@
+"""The notices the daily job writes to the outbox: renewal reminders, a contract's expiry, and
+the monthly list of domains that expire soon. Each goes to the contract and the sub e-mail."""
+
+from datetime import date
+
+from flask import current_app, render_template
+
+from panel.models import Contract, Customer, OutboxMail
+from panel.services.contracts import last_renewable_day
+from panel.services.mail import queue_mail
+
+#: When a server's renewal date is this many days away, a reminder is sent (negative: after
+#: it); 40 only to customers who opted in (サーバー更新日40日前のお知らせメール).
+REMINDER_DAYS = (40, 10, 5, 0, -1)
+OPT_IN_REMINDER_DAYS = 40
+#: The monthly notice lists the domains that expire within this many days.
+DOMAIN_NOTICE_DAYS = 90
+
+
+def _queue_notice(
+    customer: Customer, kind: str, subject: str, template: str, **context
+) -> OutboxMail:
+    config = current_app.config
+    base_url = config["PANEL_BASE_URL"].rstrip("/")
+    body = render_template(
+        template,
+        customer=customer,
+        base_url=base_url,
+        issuer_name=config["ISSUER_NAME"],
+        **context,
+    )
+    return queue_mail(customer, kind, subject, body)
+
+
+def reminder_subject(contract: Contract, days_before: int) -> str:
+    if days_before > 0:
+        when = f"ご契約更新日まであと{days_before}日"
+    elif days_before == 0:
+        when = "本日がご契約更新日です"
+    else:
+        when = "ご契約更新日を過ぎています"
+    return f"【ご契約更新のお知らせ】{contract.name} ― {when}"
+
+
+def queue_renewal_reminder(
+    contract: Contract, days_before: int, awaiting_bill_no: str | None
+) -> OutboxMail:
+    """A reminder that the server's renewal date is near (or just past): what happens next,
+    and where to renew or pay."""
+    return _queue_notice(
+        contract.customer,
+        f"renewal_reminder_{days_before}",
+        reminder_subject(contract, days_before),
+        "mail/renewal_reminder.txt",
+        contract=contract,
+        days_before=days_before,
+        last_renewable_day=last_renewable_day(contract.renewal_date),
+        awaiting_bill_no=awaiting_bill_no,
+    )
+
+
+def queue_expiry_notice(contract: Contract) -> OutboxMail:
+    """The contract passed its grace period unrenewed: it is expired (期限切れ)."""
+    return _queue_notice(
+        contract.customer,
+        "contract_expired",
+        f"【ご契約期限切れのお知らせ】{contract.name} ― ご契約が期限切れになりました",
+        "mail/contract_expired.txt",
+        contract=contract,
+        last_renewable_day=last_renewable_day(contract.renewal_date),
+    )
+
+
+def queue_domain_notice(customer: Customer, domains: list[Contract], today: date) -> OutboxMail:
+    """更新案内 (the 1st of each month): every domain of the customer that expires within 90
+    days, with its date and what will happen to it."""
+    return _queue_notice(
+        customer,
+        "domain_notice",
+        f"【ドメイン更新のご案内】{today.year}年{today.month}月 ― "
+        f"{DOMAIN_NOTICE_DAYS}日以内に有効期限を迎えるドメイン({len(domains)}件)",
+        "mail/domain_notice.txt",
+        domains=[(domain, last_renewable_day(domain.renewal_date)) for domain in domains],
+        days=DOMAIN_NOTICE_DAYS,
+    )
