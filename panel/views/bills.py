@@ -133,6 +133,7 @@ def _render_bill(
         "bills/_bill.html",
         bill=bill,
         awaiting=bill.status == BillStatus.AWAITING_PAYMENT,
+        past_due=bill.due_date < today,
         may_act=current_user.role in BILL_PAYERS,
         bank_account=current_app.config["BANK_TRANSFER_ACCOUNT"],
         transfer_reference=transfer_reference(bill),
