@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pyotp
 from sqlalchemy import select
@@ -140,6 +141,13 @@ def prepare_tour() -> list[Visit]:
     card, paypal = _awaiting(bills, PaymentMethod.CARD), _awaiting(bills, PaymentMethod.PAYPAL)
     transfer = _awaiting(bills, PaymentMethod.BANK_TRANSFER)
     trial = _server(demo, "yamada-trial.jp")
+    # Made after the bills above are picked, so that it is picked by none of them.
+    late = factories.server(
+        demo, "yamada-late.jp", _server(demo, "yamada-blog.com").plan, today + timedelta(days=10)
+    )
+    past_due = factories.renewal_bill(
+        demo, late, method=PaymentMethod.CARD, today=today - timedelta(days=20)
+    )
 
     return [
         Visit("ログイン", None, "/login", "ユーザーズパネルにログイン"),
@@ -193,6 +201,13 @@ def prepare_tour() -> list[Visit]:
             f"/bills/{transfer.bill_no}/cancel",
             "ご請求の詳細",
             shows="のお申込を取り消しますか?",
+        ),
+        Visit(
+            "ご請求(お支払期限日超過)",
+            OWNER,
+            f"/bills/{past_due.bill_no}",
+            "ご請求の詳細",
+            shows="を過ぎたため、このご請求はお支払いいただけません。",
         ),
         Visit(
             "カード払い(入力なし)",

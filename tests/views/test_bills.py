@@ -436,3 +436,19 @@ def test_the_history_shows_a_declined_card_and_a_3d_secure_challenge_then_the_pa
     assert "クレジットカード(VISA 末尾3220)での12,540円のお支払を確認しました" in history
     assert f"{paying}は、カード会社の本人認証(3-Dセキュア)の完了待ちです" not in history
     assert any(line.startswith(f"{paying}はできませんでした。") for line in history)
+
+
+def test_a_bill_past_its_due_date_offers_no_payment_and_refuses_one(owner, setup):
+    bill = factories.renewal_bill(
+        setup["customer"],
+        setup["server"],
+        method=PaymentMethod.CARD,
+        today=setup["today"] - timedelta(days=20),
+    )
+    assert bill.due_date < setup["today"]
+    page = owner.get(f"/bills/{bill.bill_no}").get_data(as_text=True)
+    assert 'id="past-due"' in page and 'id="card-form"' not in page
+    form = {"number": "4242424242424242", "expiry": "12/30", "security_code": "123"}
+    response = _post(owner, f"/bills/{bill.bill_no}/pay/card", form, HTMX)
+    assert "お支払期限日" in _text(response) and "お支払いいただけません" in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
