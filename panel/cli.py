@@ -44,6 +44,26 @@ def seed_command() -> None:
     click.echo("  staff:     staff / staff-pass-2026")
 
 
+@mail.command("failed")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def failed_command(limit: int) -> None:
+    """List mail given up or refused for a recipient, newest first, with each answer."""
+    from panel.services.mail import undelivered_mail
+
+    mails = undelivered_mail(limit)
+    if not mails:
+        click.echo("no undelivered mail")
+    for mail in mails:
+        state = f"given up {mail.failed_at:%Y-%m-%d %H:%M}" if mail.failed_at else "partly sent"
+        click.echo(f"#{mail.id} {state} {mail.kind}: {mail.subject}")
+        if mail.failed_at and mail.last_error:
+            click.echo(f"    last error: {mail.last_error}")
+        for recipient in mail.addressees:
+            code = f" {recipient.smtp_code}" if recipient.smtp_code else ""
+            reply = f" {recipient.smtp_reply}" if recipient.smtp_reply else ""
+            click.echo(f"    {recipient.address}: {recipient.status}{code}{reply}")
+
+
 @mail.command("send")
 def send_command() -> None:
     """Deliver the outbox over SMTP; what fails for now is retried by a later run, what is

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from panel.dates import JAPAN
 from panel.extensions import db
@@ -282,3 +283,20 @@ def deliver_outbox(now: datetime) -> DeliveryReport:
         outcomes[_settle(mail, now, max_attempts)] += 1
         db.session.commit()
     return DeliveryReport(**outcomes)
+
+
+def undelivered_mail(limit: int = 100) -> list[OutboxMail]:
+    """Mail given up, or refused for a recipient, newest first: what the operator (and later
+    the staff console) must look at."""
+    refused = select(OutboxRecipient.mail_id).where(
+        OutboxRecipient.status == RecipientStatus.REFUSED
+    )
+    return list(
+        db.session.scalars(
+            select(OutboxMail)
+            .options(selectinload(OutboxMail.addressees))
+            .where(OutboxMail.failed_at.is_not(None) | OutboxMail.id.in_(refused))
+            .order_by(OutboxMail.id.desc())
+            .limit(limit)
+        )
+    )

@@ -366,3 +366,24 @@ def test_a_mail_server_that_is_down_delays_mail_and_loses_none(app, monkeypatch)
         assert deliver_outbox(NOW + timedelta(hours=1)) == (0, 0, 0)  # sent once, never again
     finally:
         server.stop()
+
+
+def test_mail_failed_lists_what_was_given_up_or_refused_with_each_answer(app, mail_server):
+    mail_server.inbox.refusals["gone@example.com"] = "550 5.1.1 No such user"
+    mail_server.inbox.refusals["gone-too@example.com"] = "553 5.1.8 Domain does not exist"
+    given_up = _mail_to("a", "gone-too@example.com")
+    partly = _mail_to("b", "b@example.jp", "gone@example.com")
+    _mail_to("c", "c@example.jp")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["mail", "failed"]).output == "no undelivered mail\n"
+    runner.invoke(args=["mail", "send"])
+
+    lines = runner.invoke(args=["mail", "failed"]).output.splitlines()
+    assert lines[0].startswith(f"#{partly} partly sent ")
+    assert lines[1:3] == [
+        "    b@example.jp: accepted",
+        "    gone@example.com: refused 550 5.1.1 No such user",
+    ]
+    assert lines[3].startswith(f"#{given_up} given up ")
+    assert lines[-1] == "    gone-too@example.com: refused 553 5.1.8 Domain does not exist"
+    assert not any("c@example.jp" in line for line in lines)
