@@ -244,9 +244,15 @@ def unsettled_attempt(bill: Bill) -> PaymentAttempt | None:
 
 
 def _start_attempt(
-    bill: Bill, method: PaymentMethod, now: datetime, order_id: str | None = None
+    bill: Bill,
+    method: PaymentMethod,
+    now: datetime,
+    order_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
-    """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID."""
+    """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID.
+    Its idempotency key is the bill's No. and the attempt's number, unless the caller fixes one
+    by what is paid (auto-renewal: the customer and the renewal date)."""
     lock_awaiting_bill(bill)
     _require_method(bill, method)
     refuse_past_due(bill, today_in_japan(now))
@@ -263,7 +269,7 @@ def _start_attempt(
         sequence=sequence,
         method=method,
         amount=bill.total,
-        idempotency_key=f"{bill.bill_no}/{sequence}",
+        idempotency_key=idempotency_key or f"{bill.bill_no}/{sequence}",
         provider_order_id=order_id,
         created_at=now,
     )
