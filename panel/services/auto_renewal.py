@@ -119,11 +119,18 @@ def list_servers(customer: Customer, today: date) -> list[Contract]:
 
 def auto_renewal_page(customer: Customer, today: date) -> AutoRenewalPage:
     rows = []
-    for server in list_servers(customer, today):
+    servers = list_servers(customer, today)
+    awaiting = bills_awaiting_for([server.id for server in servers])
+    for server in servers:
         reason = why_not_auto_renewed(server, customer)
-        charge_on = None
-        if reason is None and server.renewal_date >= today:
-            charge_on = max(charge_day(server.renewal_date), today)
+        if reason is None and server.id in awaiting:
+            reason = f"お申込済みのご請求(請求No. {awaiting[server.id]})で更新されます。"
+        elif reason is None and server.renewal_date < today:
+            reason = (
+                "ご契約更新日を過ぎているため、自動更新されません。"
+                "「ご契約更新・プラン変更」から更新してください。"
+            )
+        charge_on = None if reason else max(charge_day(server.renewal_date), today)
         assert server.plan is not None, "a server has a plan"
         periods = [m for m in server.plan.periods_months if m in AUTO_RENEWAL_PERIODS_MONTHS]
         rows.append(ServerRow(server, reason, charge_on, periods))
@@ -202,7 +209,7 @@ def own_server(customer: Customer, contract_id: int) -> Contract | None:
 
 
 SERVER_SETTINGS = {"inherit": None, "on": True, "off": False}
-SERVER_SETTING_LABELS = {"inherit": "アカウントの設定に従う", "on": "ON", "off": "OFF"}
+SERVER_SETTING_LABELS = {"inherit": "全体の設定に従う", "on": "ON", "off": "OFF"}
 
 
 def change_server_auto_renewal(contract: Contract, setting: str, by: User, client: Client) -> None:
