@@ -15,15 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from panel.extensions import db
-from panel.gateways import CardDetails, ChargeOutcome, ChargeStatus, payment_gateway
+from panel.gateways import CardDetails, payment_gateway
 from panel.models import Bill, Contract, ContractKind, Customer, PaymentAttempt, User
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.customers import AUTO_RENEWAL_PERIODS_MONTHS
+from panel.models.payments import AttemptState
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.billing import change_bill_status, create_bill
 from panel.services.mail import queue_mail
-from panel.services.payments import _call_gateway, _record_outcome, _start_attempt
+from panel.services.payments import pay_by_saved_card
 from panel.services.renewal.pricing import (
     Selection,
     bills_awaiting_for,
@@ -339,28 +340,17 @@ def charge_auto_renewal(
         lines=quote.lines,
     )
     db.session.flush()
-    attempt_id = _start_attempt(
-        bill, PaymentMethod.CARD, now, idempotency_key=idempotency_key(customer.id, renewal_date)
-    )
-    attempt = db.session.get_one(PaymentAttempt, attempt_id)
-    card_token, amount, bill_no, key = (
-        customer.saved_card_token,
-        attempt.amount,
-        bill.bill_no,
-        attempt.idempotency_key,
-    )
+    key = idempotency_key(customer.id, renewal_date)
     try:
-        outcome = _call_gateway(
-            payment_gateway().charge_saved_card, card_token, amount, bill_no, key, today
-        )
-    except DomainError as refusal:
-        if refusal.keeps_record:  # no answer: the attempt is settled later by its key
-            raise
-        # The gateway refused the saved card itself (a token it no longer knows).
-        outcome = ChargeOutcome(ChargeStatus.DECLINED, decline_reason=refusal.message)
-    try:
-        _record_outcome(attempt_id, outcome, now, JOB_CLIENT)
+        pay_by_saved_card(bill, customer.saved_card_token, key, today, now, JOB_CLIENT)
     except DomainError as declined:
+        attempt = db.session.scalar(
+            select(PaymentAttempt).where(PaymentAttempt.idempotency_key == key)
+        )
+        if attempt is None or attempt.state != AttemptState.FAILED:
+            # Refused before any charge, or the gateway did not answer: the attempt is then
+            # settled later by its key (`payments reconcile`), never charged again.
+            raise
         bill = db.session.get_one(Bill, bill.id)
         if bill.status == BillStatus.AWAITING_PAYMENT:
             change_bill_status(bill, BillStatus.CANCELLED, now)

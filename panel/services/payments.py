@@ -24,6 +24,7 @@ from panel.gateways import (
     ChargeStatus,
     GatewayUnavailable,
     Notification,
+    PaymentRefused,
     payment_gateway,
 )
 from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
@@ -351,6 +352,30 @@ def pay_by_card(
         attempt.idempotency_key,
         return_url,
     )
+    return _record_outcome(attempt_id, outcome, now, client)
+
+
+def pay_by_saved_card(
+    bill: Bill, card_token: str, idempotency_key: str, today: date, now: datetime, client: Client
+) -> Settlement:
+    """Charge a card saved at the gateway for a payment the merchant starts (auto-renewal): no
+    cardholder, no 3-D Secure. The idempotency key is the caller's, fixed by what is paid, so
+    the same payment can never be charged twice. Declined: a refusal that keeps its record
+    (the attempt failed, with the gateway's reason)."""
+    gateway = payment_gateway()
+    attempt_id = _start_attempt(bill, PaymentMethod.CARD, now, idempotency_key=idempotency_key)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
+    try:
+        outcome = _call_gateway(
+            gateway.charge_saved_card,
+            card_token,
+            attempt.amount,
+            bill.bill_no,
+            attempt.idempotency_key,
+            today,
+        )
+    except PaymentRefused as refusal:  # a token the gateway no longer knows: nothing was taken
+        outcome = ChargeOutcome(ChargeStatus.DECLINED, decline_reason=refusal.message)
     return _record_outcome(attempt_id, outcome, now, client)
 
 

@@ -9,14 +9,17 @@ from sqlalchemy import func, select
 
 from panel.dates import add_months, today_in_japan
 from panel.extensions import db
-from panel.gateways import CardDetails
+from panel.gateways import CardDetails, GatewayUnavailable, payment_gateway
 from panel.gateways.sandbox import DECLINED_CARD
 from panel.jobs.daily import charge_auto_renewals, run_daily, send_renewal_reminders
 from panel.models import Bill, Contract, Customer, OutboxMail, PaymentAttempt
 from panel.models.bills import BillStatus, PaymentMethod
+from panel.models.payments import AttemptState
 from panel.models.sandbox import SandboxCharge
+from panel.models.types import utc_now
 from panel.services.audit import Client
 from panel.services.auto_renewal import register_card
+from panel.services.payments import IN_FLIGHT, reconcile_attempts
 from tests import factories
 from tests.concurrency import WAIT, as_a_request, run_together
 
@@ -227,3 +230,31 @@ def test_saving_a_card_keeps_no_number(app):
     assert customer.saved_card_brand == "VISA"
     assert customer.saved_card_expiry == "12/30"
     assert VISA not in (customer.saved_card_token or "")
+
+
+def test_a_charge_the_gateway_did_not_answer_is_settled_by_its_key_and_never_repeated(
+    plans, monkeypatch
+):
+    today = today_in_japan()
+    renewal_date = today + timedelta(days=7)
+    customer = _auto_renewing()
+    server = factories.server(customer, "a.jp", plans["standard"], renewal_date)
+    gateway = payment_gateway()
+    charge = gateway.charge_saved_card
+
+    def answer_lost(*args):
+        charge(*args)  # the money is taken, but the answer never arrives
+        raise GatewayUnavailable("timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gateway, "charge_saved_card", answer_lost)
+        assert charge_auto_renewals(today) == 0
+    attempt = db.session.scalar(select(PaymentAttempt))
+    assert attempt.state == AttemptState.PENDING
+    assert attempt.idempotency_key == f"auto-{customer.id}-{renewal_date.isoformat()}"
+    assert charge_auto_renewals(today) == 0  # claimed: not charged again
+
+    assert reconcile_attempts(utc_now() + IN_FLIGHT) == {"applied": 1, "closed": 0}
+    db.session.expire_all()
+    assert _charges() == 1
+    assert db.session.get(Contract, server.id).renewal_date == add_months(renewal_date, 12)
