@@ -68,6 +68,12 @@ AUDIT_EVENT: dict[str, str] = {
     "payment_flagged": "お支払の確認待ち(サポートで確認)",
     "bill_cancelled": "お申込の取消",
     "bill_overdue_cancelled": "お支払期限日を過ぎたお申込の取消",
+    "auto_renewal_changed": "ご契約自動更新の設定の変更",
+    "auto_renewal_server_changed": "サーバーごとの自動更新の設定の変更",
+    "auto_renewal_card_registered": "自動更新のクレジットカードの登録",
+    "auto_renewal_card_replaced": "自動更新のクレジットカードの変更",
+    "auto_renewal_card_removed": "自動更新のクレジットカードの削除",
+    "auto_renewal_declined": "自動更新のクレジットカード決済の失敗",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.

@@ -36,6 +36,17 @@ class CardToken:
 
 
 @dataclass(frozen=True)
+class SavedCard:
+    """A card the gateway keeps for charges the merchant starts (auto-renewal): a reusable
+    token, and what the panel shows of the card."""
+
+    token: str
+    brand: str
+    last4: str
+    expiry: str  #: MM/YY
+
+
+@dataclass(frozen=True)
 class Charge:
     """Money the gateway took at once (card, PayPal)."""
 
@@ -116,6 +127,17 @@ class PaymentGateway(Protocol):
         """Take `amount` from the card, or ask for 3-D Secure first (the cardholder is sent to
         `action_url` and comes back to `return_url`). The same idempotency key never charges
         twice: it answers with the first charge's outcome."""
+
+    def save_card(self, card: CardDetails, today: date) -> SavedCard:
+        """Keep the card at the gateway for later charges, or `PaymentRefused` naming the field
+        that is wrong."""
+
+    def charge_saved_card(
+        self, card_token: str, amount: int, order_ref: str, idempotency_key: str, today: date
+    ) -> ChargeOutcome:
+        """Take `amount` from a saved card, without the cardholder (no 3-D Secure): succeeded
+        or declined with a reason (a card expired by `today`, the day of the charge, say). The
+        same idempotency key never charges twice."""
 
     def charge_outcome(self, idempotency_key: str) -> ChargeOutcome:
         """What became of the charge or capture made with this key (`NOT_FOUND` if none)."""

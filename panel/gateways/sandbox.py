@@ -4,6 +4,9 @@
   of another brand or failing the Luhn check is refused. `AUTHENTICATED_CARD` asks for 3-D
   Secure first (the sandbox's own challenge page), and `FAILS_AUTHENTICATION_CARD` always fails
   it. Tokens and PayPal approvals are signed with the gateway's secret.
+- Saved cards (auto-renewal): `save_card` signs the card's facts into a token of its own, as a
+  provider's customer/card ID; `charge_saved_card` declines `DECLINED_CARD` and a card whose
+  expiry month is over on the day of the charge, and never asks for 3-D Secure.
 - Every charge and capture is remembered by its idempotency key (`SandboxCharge`, written on a
   connection of its own, so it outlives the panel's transaction), as a real provider remembers
   it: the same key answers with the first outcome, and the panel can ask for it later.
@@ -44,6 +47,7 @@ from panel.gateways import (
     InvalidNotification,
     Notification,
     PaymentRefused,
+    SavedCard,
     StoreSlip,
     payment_gateway,
 )
@@ -81,6 +85,10 @@ DECLINED = (
 AUTHENTICATION_FAILED = "カード会社の本人認証(3-Dセキュア)に失敗しました。"
 AUTHENTICATION_ABANDONED = "本人認証(3-Dセキュア)が中止されました。"
 CANCELLED = "お支払の手続きの有効期限が切れました。もう一度お手続きください。"
+SAVED_CARD_EXPIRED = (
+    "ご登録のクレジットカードの有効期限が切れています。"
+    "「ご契約自動更新の設定」で新しいカードをご登録ください。"
+)
 
 #: Chains that take the sandbox's payment numbers. (The source document also lists サークルK
 #: サンクス, which became FamilyMart in 2018.)
@@ -164,6 +172,7 @@ class SandboxGateway:
         self._secret = secret
         self._tokens = URLSafeSerializer(secret, salt="sandbox-card-token")
         self._approvals = URLSafeSerializer(secret, salt="sandbox-paypal-approval")
+        self._saved_cards = URLSafeSerializer(secret, salt="sandbox-saved-card")
         self._answer_delay = answer_delay
         self._stop_after_charge = stop_after_charge
 
@@ -264,6 +273,52 @@ class SandboxGateway:
             challenge=secrets.token_urlsafe(16) if card.get("authentication") else None,
             fails_authentication=card.get("authentication") == "fails",
             return_url=return_url,
+            decline_reason=reason,
+        )
+        return _outcome(row)
+
+    def save_card(self, card: CardDetails, today: date) -> SavedCard:
+        checked = self.tokenise_card(card, today)  # the same checks as a one-off payment
+        number = "".join(card.number.split()).replace("-", "")
+        token = self._saved_cards.dumps(
+            {
+                "brand": checked.brand,
+                "last4": checked.last4,
+                "expiry": [card.expiry_year, card.expiry_month],
+                "declines": number == DECLINED_CARD,
+            }
+        )
+        return SavedCard(
+            token=f"card_{token}", brand=checked.brand, last4=checked.last4, expiry=checked.expiry
+        )
+
+    def charge_saved_card(
+        self, card_token: str, amount: int, order_ref: str, idempotency_key: str, today: date
+    ) -> ChargeOutcome:
+        try:
+            card = self._saved_cards.loads(card_token.removeprefix("card_"))
+        except BadSignature:
+            raise PaymentRefused(
+                "ご登録のカード情報を確認できませんでした。カードを登録し直してください。"
+            ) from None
+        self._answer_slowly()
+        year, month = card["expiry"]
+        if card["declines"]:
+            status, reason = ChargeStatus.DECLINED, DECLINED
+        elif (year, month) < (today.year, today.month):
+            status, reason = ChargeStatus.DECLINED, SAVED_CARD_EXPIRED
+        else:
+            status, reason = ChargeStatus.SUCCEEDED, None
+        row = self._remember(
+            idempotency_key=idempotency_key,
+            kind="card",
+            order_ref=order_ref,
+            amount=amount,
+            status=status,
+            event_id=_event_id(idempotency_key),
+            card_brand=card["brand"],
+            card_last4=card["last4"],
+            card_expiry=f"{month:02d}/{year % 100:02d}",
             decline_reason=reason,
         )
         return _outcome(row)

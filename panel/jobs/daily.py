@@ -10,6 +10,12 @@ from panel.jobs import each_once
 from panel.models import Bill, Contract, ContractKind, Customer
 from panel.models.bills import BillStatus
 from panel.models.types import utc_now
+from panel.services.auto_renewal import (
+    CHARGE_DAYS_BEFORE,
+    auto_renewed_ids,
+    charge_auto_renewal,
+    due_auto_renewals,
+)
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
 from panel.services.mail import BATCH_SIZE, deliver_outbox
@@ -95,9 +101,29 @@ def tell_expired_contracts(today: date) -> int:
     )
 
 
+def charge_auto_renewals(today: date) -> int:
+    """ご契約自動更新: each customer's servers due on one renewal date, from 7 days before it
+    until the date itself (a missed run catches up), renewed by one bill and one charge to the
+    saved card. Claimed per customer and renewal date, so it is charged at most once."""
+    now = utc_now()
+    return each_once(
+        "auto_renewal",
+        (
+            (
+                f"customer:{customer_id}",
+                renewal_date,
+                partial(charge_auto_renewal, customer_id, renewal_date, today, now),
+            )
+            for customer_id, renewal_date in due_auto_renewals(today)
+        ),
+    )
+
+
 def send_renewal_reminders(today: date) -> int:
     """Servers whose renewal date is 40 (opted in), 10 or 5 days away, today, or yesterday, and
-    which are not renewed yet, get a reminder."""
+    which are not renewed yet, get a reminder. Before the charge day, servers that auto-renewal
+    applies to get none: they are renewed without the customer doing anything; from the charge
+    day on, one still not renewed (the charge was declined) is reminded like any other."""
     sent = 0
     for days_before in REMINDER_DAYS:
         renewal_date = today + timedelta(days=days_before)
@@ -110,6 +136,9 @@ def send_renewal_reminders(today: date) -> int:
         if days_before == OPT_IN_REMINDER_DAYS:
             statement = statement.where(Customer.notify_40_days_before)
         contract_ids = list(db.session.scalars(statement))
+        if days_before > CHARGE_DAYS_BEFORE:
+            auto_renewed = auto_renewed_ids(contract_ids)
+            contract_ids = [i for i in contract_ids if i not in auto_renewed]
         awaiting = bills_awaiting_for(contract_ids)
         sent += each_once(
             f"renewal_reminder_{days_before}",
@@ -160,6 +189,7 @@ def send_domain_notices(today: date) -> int:
 STEPS = (
     ("overdue bills cancelled", cancel_overdue_bills),
     ("expiries told", tell_expired_contracts),
+    ("auto-renewals charged", charge_auto_renewals),
     ("renewal reminders", send_renewal_reminders),
     ("domain notices", send_domain_notices),
 )

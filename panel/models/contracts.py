@@ -66,6 +66,8 @@ class Contract(Model):
     domains_used: Mapped[int] = mapped_column(default=0)
     #: mail accounts on the server, checked against a lower plan's limit
     mail_accounts_used: Mapped[int] = mapped_column(default=0)
+    #: auto-renewal for this server: on, off, or none to follow the account's setting
+    auto_renewal: Mapped[bool | None] = mapped_column(default=None)
     #: when the contract was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from panel.models.sessions import LoginSession
 
 
+#: The periods auto-renewal may extend by (1ヶ月・3ヶ月・6ヶ月・1年), each plan allowing some.
+AUTO_RENEWAL_PERIODS_MONTHS = (1, 3, 6, 12)
+
+
 class CustomerKind(StrEnum):
     INDIVIDUAL = "individual"  #: 個人
     CORPORATE = "corporate"  #: 法人
@@ -40,6 +44,10 @@ class Customer(Model):
         # The separator of sub-users' login IDs (services/users.py): a member ID with it could
         # be, or begin, another account's sub-user ID.
         CheckConstraint("member_id NOT LIKE '%+%'", name="member_id_without_plus"),
+        CheckConstraint(
+            f"auto_renewal_months IN ({', '.join(map(str, AUTO_RENEWAL_PERIODS_MONTHS))})",
+            name="auto_renewal_months",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +67,16 @@ class Customer(Model):
     credit_limit: Mapped[int] = mapped_column(default=0)
     #: ログインのIP制限: when on, logins are accepted only from the allowed networks
     login_ip_restricted: Mapped[bool] = mapped_column(default=False)
+    #: ご契約自動更新: servers are charged to the saved card 7 days before their renewal date
+    auto_renewal: Mapped[bool] = mapped_column(default=False)
+    #: the period each auto-renewal extends a server by, in months
+    auto_renewal_months: Mapped[int] = mapped_column(default=12)
+    #: the card saved at the gateway for auto-renewal: its token, brand, last four digits and
+    #: expiry (MM/YY), all that is ever kept of it
+    saved_card_token: Mapped[str | None] = mapped_column(String(500))
+    saved_card_brand: Mapped[str | None] = mapped_column(String(20))
+    saved_card_last4: Mapped[str | None] = mapped_column(String(4))
+    saved_card_expiry: Mapped[str | None] = mapped_column(String(5))
     #: when the account was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 

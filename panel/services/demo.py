@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from panel.dates import JAPAN, add_months
 from panel.extensions import db
-from panel.gateways import CardToken
+from panel.gateways import CardDetails, CardToken, payment_gateway
 from panel.models import (
     Bill,
     Contract,
@@ -366,6 +366,19 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
 
     # A renewal applied two days ago, awaiting a bank transfer.
     _recent_renewal(office, PaymentMethod.BANK_TRANSFER, days(-2))  # awaiting the transfer
+
+    # Auto-renewal on for a year at a time, with a sandbox card saved at the gateway; the shop
+    # server is renewed by hand (its own setting OFF), the trial is left out.
+    saved = payment_gateway().save_card(
+        CardDetails("4242424242424242", 12, today.year + 3, "123"), today
+    )
+    customer.saved_card_token = saved.token
+    customer.saved_card_brand = saved.brand
+    customer.saved_card_last4 = saved.last4
+    customer.saved_card_expiry = saved.expiry
+    customer.auto_renewal = True
+    customer.auto_renewal_months = 12
+    shop.auto_renewal = False
 
 
 def _seed_corporate(plans: dict[str, Plan], today: date) -> None:

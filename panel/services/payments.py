@@ -24,6 +24,7 @@ from panel.gateways import (
     ChargeStatus,
     GatewayUnavailable,
     Notification,
+    PaymentRefused,
     payment_gateway,
 )
 from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
@@ -244,9 +245,15 @@ def unsettled_attempt(bill: Bill) -> PaymentAttempt | None:
 
 
 def _start_attempt(
-    bill: Bill, method: PaymentMethod, now: datetime, order_id: str | None = None
+    bill: Bill,
+    method: PaymentMethod,
+    now: datetime,
+    order_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
-    """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID."""
+    """Write the attempt to pay `bill` by `method` (under the bill's lock) and return its ID.
+    Its idempotency key is the bill's No. and the attempt's number, unless the caller fixes one
+    by what is paid (auto-renewal: the customer and the renewal date)."""
     lock_awaiting_bill(bill)
     _require_method(bill, method)
     refuse_past_due(bill, today_in_japan(now))
@@ -263,7 +270,7 @@ def _start_attempt(
         sequence=sequence,
         method=method,
         amount=bill.total,
-        idempotency_key=f"{bill.bill_no}/{sequence}",
+        idempotency_key=idempotency_key or f"{bill.bill_no}/{sequence}",
         provider_order_id=order_id,
         created_at=now,
     )
@@ -345,6 +352,30 @@ def pay_by_card(
         attempt.idempotency_key,
         return_url,
     )
+    return _record_outcome(attempt_id, outcome, now, client)
+
+
+def pay_by_saved_card(
+    bill: Bill, card_token: str, idempotency_key: str, today: date, now: datetime, client: Client
+) -> Settlement:
+    """Charge a card saved at the gateway for a payment the merchant starts (auto-renewal): no
+    cardholder, no 3-D Secure. The idempotency key is the caller's, fixed by what is paid, so
+    the same payment can never be charged twice. Declined: a refusal that keeps its record
+    (the attempt failed, with the gateway's reason)."""
+    gateway = payment_gateway()
+    attempt_id = _start_attempt(bill, PaymentMethod.CARD, now, idempotency_key=idempotency_key)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
+    try:
+        outcome = _call_gateway(
+            gateway.charge_saved_card,
+            card_token,
+            attempt.amount,
+            bill.bill_no,
+            attempt.idempotency_key,
+            today,
+        )
+    except PaymentRefused as refusal:  # a token the gateway no longer knows: nothing was taken
+        outcome = ChargeOutcome(ChargeStatus.DECLINED, decline_reason=refusal.message)
     return _record_outcome(attempt_id, outcome, now, client)
 
 

@@ -8,6 +8,7 @@ from panel.transactions import unit_of_work
 def register_views(app: Flask) -> None:
     from panel.views import (
         auth,
+        auto_renewal,
         bills,
         dashboard,
         payments,
@@ -25,6 +26,7 @@ def register_views(app: Flask) -> None:
         auth.bp,
         dashboard.bp,
         renewal.bp,
+        auto_renewal.bp,
         bills.bp,
         settings.bp,
         security.bp,

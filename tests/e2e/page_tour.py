@@ -190,6 +190,28 @@ def prepare_tour() -> list[Visit]:
                 f"plan-{trial.id}": str(trial.plan_id),
             },
         ),
+        Visit(
+            "ご契約自動更新の設定",
+            OWNER,
+            "/auto-renewal",
+            "ご契約自動更新の設定",
+            shows="VISA 末尾 4242",
+        ),
+        Visit(
+            "ご契約自動更新の設定(カード入力なし)",
+            OWNER,
+            "/auto-renewal",
+            "ご契約自動更新の設定",
+            shows="カード番号を入力してください。",
+            post="/auto-renewal/card",
+        ),
+        Visit(
+            "ご契約自動更新の設定(閲覧のみ)",
+            READ_ONLY,
+            "/auto-renewal",
+            "ご契約自動更新の設定",
+            shows="設定の変更は管理者または請求担当の方が行えます。",
+        ),
         Visit("お支払・ご請求明細", OWNER, "/bills", "お支払・ご請求明細"),
         *(
             Visit(_bill_name(bill), OWNER, f"/bills/{bill.bill_no}", "ご請求の詳細")

@@ -1,9 +1,9 @@
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from panel.gateways import InvalidNotification
+from panel.gateways import CardDetails, ChargeStatus, InvalidNotification
 from panel.gateways.sandbox import (
     DECLINED_CARD,
     SIGNATURE_HEADER,
@@ -89,3 +89,29 @@ def test_a_signed_notification_is_read():
 def test_unsigned_badly_signed_stale_or_malformed_notifications_are_refused(body, signature):
     with pytest.raises(InvalidNotification):
         _read(body, signature)
+
+
+def test_a_saved_card_is_charged_without_the_cardholder_and_once_per_key(app):
+    gateway = SandboxGateway(SECRET)
+    saved = gateway.save_card(CardDetails(TEST_CARDS["JCB"], 4, 2029, "123"), date(2026, 11, 21))
+    assert (saved.brand, saved.last4, saved.expiry) == ("JCB", "0000", "04/29")
+    assert TEST_CARDS["JCB"] not in saved.token
+
+    first = gateway.charge_saved_card(saved.token, 1_100, "B-1", "auto-1", date(2029, 4, 30))
+    again = gateway.charge_saved_card(saved.token, 1_100, "B-1", "auto-1", date(2029, 4, 30))
+    assert first.status == ChargeStatus.SUCCEEDED
+    assert first.charge == again.charge
+
+
+def test_a_saved_card_declines_when_declined_or_expired_on_the_charge_day(app):
+    gateway = SandboxGateway(SECRET)
+    today = date(2026, 11, 21)
+    declined = gateway.save_card(CardDetails(DECLINED_CARD, 4, 2029, "123"), today)
+    expiring = gateway.save_card(CardDetails(TEST_CARDS["VISA"], 11, 2026, "123"), today)
+
+    outcome = gateway.charge_saved_card(declined.token, 1_100, "B-1", "auto-1", today)
+    assert outcome.status == ChargeStatus.DECLINED and outcome.decline_reason
+
+    expired = gateway.charge_saved_card(expiring.token, 1_100, "B-2", "auto-2", date(2026, 12, 1))
+    assert expired.status == ChargeStatus.DECLINED
+    assert "有効期限" in (expired.decline_reason or "")

@@ -17,6 +17,7 @@ from panel.models import (
 from panel.models.bills import BillStatus
 from panel.services.audit import Client
 from panel.services.auth import authenticate
+from panel.services.auto_renewal import auto_renewal_page
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
@@ -124,3 +125,16 @@ def test_the_demo_mails_count_as_sent_when_their_bills_were_made():
     assert all(mail.sent_at is not None for mail in mails)
     assert all(mail.sent_at.date() < TODAY for mail in mails)
     assert {r.status for mail in mails for r in mail.addressees} == {"accepted"}
+
+
+def test_the_individual_demo_has_auto_renewal_on_with_a_sandbox_card():
+    _seed()
+    demo = _customer("demo")
+    assert demo.auto_renewal and demo.auto_renewal_months == 12
+    assert (demo.saved_card_brand, demo.saved_card_last4) == ("VISA", "4242")
+    page = auto_renewal_page(demo, TODAY)
+    reasons = {row.contract.name: row.reason for row in page.servers}
+    assert reasons["yamada-trial.jp"] and "お試し" in reasons["yamada-trial.jp"]
+    assert reasons["yamada-shop.jp"] and "OFF" in reasons["yamada-shop.jp"]
+    assert reasons["yamada-blog.com"] is None and reasons["yamada-photo.net"] is None
+    assert page.next_charge_on is not None and not page.card_expires_first

@@ -54,6 +54,7 @@ OBJECT_IDS = {
     "bill_no": lambda account: account.bill.bill_no,
     "network_id": lambda account: account.network.id,
     "user_id": lambda account: account.users[Role.READ_ONLY].id,
+    "contract_id": lambda account: account.server.id,
     # The sandbox's 3-D Secure page is the card company's: it belongs to no account.
     "challenge": lambda account: "no-such-challenge",
 }
@@ -72,7 +73,9 @@ def _account(member_id: str, plan) -> SimpleNamespace:
         if role != Role.OWNER
     }
     bill = factories.renewal_bill(customer, server)
-    return SimpleNamespace(customer=customer, users=users, bill=bill, network=network)
+    return SimpleNamespace(
+        customer=customer, users=users, bill=bill, network=network, server=server
+    )
 
 
 @pytest.fixture
