@@ -14,7 +14,10 @@ from panel.services.auto_renewal import (
     CHARGE_DAYS_BEFORE,
     auto_renewed_ids,
     charge_auto_renewal,
+    customers_to_warn_of_their_card,
     due_auto_renewals,
+    expiring_card_warning,
+    queue_card_expiry_warning,
 )
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
@@ -119,6 +122,32 @@ def charge_auto_renewals(today: date) -> int:
     )
 
 
+def _warn_of_card(customer_id: int, charge_on: date) -> None:
+    queue_card_expiry_warning(db.session.get_one(Customer, customer_id), charge_on)
+
+
+def warn_of_expiring_cards(today: date) -> int:
+    """A card on file that expires before an auto-renewal charge of the next 30 days: the
+    customer is told by e-mail, once for that card and charge day (the page says so too)."""
+    warnings = []
+    for customer_id in customers_to_warn_of_their_card(today):
+        warning = expiring_card_warning(db.session.get_one(Customer, customer_id), today)
+        if warning is not None:
+            card, charge_on = warning
+            warnings.append((customer_id, card, charge_on))
+    return each_once(
+        "card_expiry_warning",
+        (
+            (
+                f"customer:{customer_id}:{card}",
+                charge_on,
+                partial(_warn_of_card, customer_id, charge_on),
+            )
+            for customer_id, card, charge_on in warnings
+        ),
+    )
+
+
 def send_renewal_reminders(today: date) -> int:
     """Servers whose renewal date is 40 (opted in), 10 or 5 days away, today, or yesterday, and
     which are not renewed yet, get a reminder. Before the charge day, servers that auto-renewal
@@ -189,6 +218,7 @@ def send_domain_notices(today: date) -> int:
 STEPS = (
     ("overdue bills cancelled", cancel_overdue_bills),
     ("expiries told", tell_expired_contracts),
+    ("expiring cards warned of", warn_of_expiring_cards),
     ("auto-renewals charged", charge_auto_renewals),
     ("renewal reminders", send_renewal_reminders),
     ("domain notices", send_domain_notices),

@@ -364,3 +364,52 @@ def charge_auto_renewal(
         )
         return bill
     return db.session.get_one(Bill, bill.id)
+
+
+#: An expiring card on file is warned about by e-mail when a charge falls within this many days.
+CARD_WARNING_DAYS = 30
+
+
+def customers_to_warn_of_their_card(today: date) -> list[int]:
+    """Customers with a card on file and a server whose charge day may fall within the warning
+    window: the ones whose card may expire first (`expiring_card_warning` decides)."""
+    last_renewal = today + timedelta(days=CHARGE_DAYS_BEFORE + CARD_WARNING_DAYS)
+    return list(
+        db.session.scalars(
+            select(Contract.customer_id)
+            .join(Customer)
+            .where(
+                Contract.kind == ContractKind.HOSTING,
+                Contract.renewal_date >= today,
+                Contract.renewal_date <= last_renewal,
+                Customer.saved_card_token.is_not(None),
+            )
+            .distinct()
+            .order_by(Contract.customer_id)
+        )
+    )
+
+
+def expiring_card_warning(customer: Customer, today: date) -> tuple[str, date] | None:
+    """(what identifies the card, the charge day) when the card on file expires before a charge
+    that falls within the warning window; None otherwise."""
+    page = auto_renewal_page(customer, today)
+    if not page.card_expires_first or page.next_charge_on is None:
+        return None
+    if page.next_charge_on > today + timedelta(days=CARD_WARNING_DAYS):
+        return None
+    return f"{customer.saved_card_last4}:{customer.saved_card_expiry}", page.next_charge_on
+
+
+def queue_card_expiry_warning(customer: Customer, charge_on: date) -> None:
+    """The card on file expires before the next auto-renewal charge: register another."""
+    config = current_app.config
+    body = render_template(
+        "mail/card_expiry_warning.txt",
+        customer=customer,
+        charge_on=charge_on,
+        base_url=config["PANEL_BASE_URL"].rstrip("/"),
+        issuer_name=config["ISSUER_NAME"],
+    )
+    subject = "【自動更新】ご登録のクレジットカードの有効期限が近づいています"
+    queue_mail(customer, "card_expiry_warning", subject, body)

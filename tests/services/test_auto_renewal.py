@@ -2,7 +2,7 @@
 declined or expired card leaves the servers to manual renewal, and no run charges twice."""
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -258,3 +258,33 @@ def test_a_charge_the_gateway_did_not_answer_is_settled_by_its_key_and_never_rep
     db.session.expire_all()
     assert _charges() == 1
     assert db.session.get(Contract, server.id).renewal_date == add_months(renewal_date, 12)
+
+
+def test_a_card_expiring_before_the_next_charge_is_warned_of_by_e_mail_once(plans):
+    day = date(2026, 11, 20)  # the card below expires at the end of this month
+    customer = factories.customer()
+    owner = factories.owner(customer)
+    register_card(customer, _card(month=11, year=2026), day, owner, CLIENT)
+    customer.auto_renewal = True
+    db.session.commit()
+    renewal_date = date(2026, 12, 10)  # charged on 12/3, 13 days on, when the card has expired
+    factories.server(customer, "a.jp", plans["standard"], renewal_date)
+    later = _auto_renewing("hanako")  # a card valid until 2030: no warning
+    factories.server(later, "b.jp", plans["standard"], renewal_date)
+
+    assert run_daily(day)["expiring cards warned of"] == 1
+    assert run_daily(day)["expiring cards warned of"] == 0  # once
+    db.session.expire_all()
+    (mail,) = db.session.scalars(select(OutboxMail).where(OutboxMail.kind == "card_expiry_warning"))
+    assert mail.customer_id == customer.id
+    assert mail.subject == "【自動更新】ご登録のクレジットカードの有効期限が近づいています"
+    assert "/auto-renewal" in mail.body and "末尾4242" in mail.body
+    assert "2026年12月3日" in mail.body
+
+    # A new card that also expires first is warned of again; one that lasts is not.
+    register_card(customer, _card("5555555555554444", 11, 2026), day, owner, CLIENT)
+    db.session.commit()
+    assert run_daily(day)["expiring cards warned of"] == 1
+    register_card(customer, _card(), day, owner, CLIENT)
+    db.session.commit()
+    assert run_daily(day + timedelta(days=1))["expiring cards warned of"] == 0
