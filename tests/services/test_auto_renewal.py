@@ -2,6 +2,7 @@
 declined or expired card leaves the servers to manual renewal, and no run charges twice."""
 
 import threading
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -11,7 +12,12 @@ from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.gateways import CardDetails, GatewayUnavailable, payment_gateway
 from panel.gateways.sandbox import DECLINED_CARD
-from panel.jobs.daily import charge_auto_renewals, run_daily, send_renewal_reminders
+from panel.jobs.daily import (
+    CHARGES_AT_ONCE,
+    charge_auto_renewals,
+    run_daily,
+    send_renewal_reminders,
+)
 from panel.models import Bill, Contract, Customer, OutboxMail, PaymentAttempt
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.payments import AttemptState
@@ -288,3 +294,33 @@ def test_a_card_expiring_before_the_next_charge_is_warned_of_by_e_mail_once(plan
     register_card(customer, _card(), day, owner, CLIENT)
     db.session.commit()
     assert run_daily(day + timedelta(days=1))["expiring cards warned of"] == 0
+
+
+def test_charges_go_out_at_once_not_one_after_the_other(plans, monkeypatch):
+    """The gateway's latency is waited for in parallel (a bounded pool): charges overlap, and
+    each customer is still charged exactly once."""
+    renewal_date = today_in_japan() + timedelta(days=7)
+    for number in range(12):
+        customer = _auto_renewing(f"c{number}")
+        factories.server(customer, f"s{number}.jp", plans["standard"], renewal_date)
+    gateway = payment_gateway()
+    charge_saved_card = gateway.charge_saved_card
+    in_flight, most_at_once, lock = [0], [0], threading.Lock()
+
+    def slow_charge(*args):
+        with lock:
+            in_flight[0] += 1
+            most_at_once[0] = max(most_at_once[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # as a real provider answers
+            return charge_saved_card(*args)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(gateway, "charge_saved_card", slow_charge)
+    assert charge_auto_renewals(renewal_date - timedelta(days=7)) == 12
+    assert 1 < most_at_once[0] <= CHARGES_AT_ONCE
+    db.session.expire_all()
+    assert _charges() == 12
+    assert _count(Bill, Bill.status == BillStatus.PAID) == 12
