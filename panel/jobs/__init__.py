@@ -15,7 +15,7 @@ before another's effects were committed.
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from sqlalchemy import ColumnElement, Date, Integer, String, cast, exists, literal
+from sqlalchemy import ColumnElement, Date, Integer, String, cast, literal, select, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -34,12 +34,24 @@ def subject_of(prefix: str, id_column: QueryableAttribute[int]) -> ColumnElement
 
 
 def not_done(
-    kind: str, subject: ColumnElement[str], day: date | ColumnElement[date]
+    kind: str,
+    subject: ColumnElement[str],
+    day: date | ColumnElement[date],
+    days: tuple[date, date] | None = None,
 ) -> ColumnElement[bool]:
-    """For a candidate query: the effect (`kind`, `subject`, `day`) has no JobEffect yet."""
-    return ~exists().where(
-        JobEffect.kind == kind, JobEffect.subject == subject, JobEffect.day == day
+    """For a candidate query: the effect (`kind`, `subject`, `day`) has no JobEffect yet. `day`
+    is a date, or an expression whose values lie within `days` (the first and the last)."""
+    # NOT IN an uncorrelated subquery: the effects are read once and hashed, whatever the
+    # planner's statistics say. A correlated NOT EXISTS, planned on statistics from before the
+    # first run filled the table, read all of a day's effects again for every candidate.
+    if isinstance(day, date):
+        done = select(JobEffect.subject).where(JobEffect.kind == kind, JobEffect.day == day)
+        return subject.not_in(done)
+    assert days, "an expression for the day needs the days it lies within"
+    done_on = select(JobEffect.subject, JobEffect.day).where(
+        JobEffect.kind == kind, JobEffect.day.between(*days)
     )
+    return tuple_(subject, day).not_in(done_on)
 
 
 class days_after(FunctionElement[date]):  # noqa: N801 (used like a SQL function)

@@ -89,6 +89,7 @@ def tell_expired_contracts(today: date) -> int:
                 "contract_expired",
                 subject_of("contract", Contract.id),
                 days_after(Contract.renewal_date, grace.days),
+                (first_expired_day, today),
             ),
         )
         .order_by(Contract.id)
