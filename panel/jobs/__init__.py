@@ -6,16 +6,76 @@ constraint, written in the same transaction as the effect, one transaction per e
 run for the same day finds the rows and does nothing again; two runs at once queue on the
 constraint (PostgreSQL) or on SQLite's write lock, and the second finds the first's rows; a run
 that died halfway left only whole effects behind, and the next run does the rest.
+
+Each step's candidate query leaves out what is done already (`not_done`), so a second run does
+not load and claim every candidate again; the claim still decides, for a run that started
+before another's effects were committed.
 """
 
 from collections.abc import Callable, Iterable
 from datetime import date
+
+from sqlalchemy import ColumnElement, Date, Integer, String, cast, literal, select, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from panel.database import dialect_insert
 from panel.extensions import db
 from panel.models.jobs import JobEffect
 from panel.models.types import utc_now
 from panel.refusals import DomainError
+
+
+def subject_of(prefix: str, id_column: QueryableAttribute[int]) -> ColumnElement[str]:
+    """The subject of an effect on the row, as SQL: `"contract:12"` for ("contract", 12)."""
+    return literal(f"{prefix}:") + cast(id_column, String)
+
+
+def not_done(
+    kind: str,
+    subject: ColumnElement[str],
+    day: date | ColumnElement[date],
+    days: tuple[date, date] | None = None,
+) -> ColumnElement[bool]:
+    """For a candidate query: the effect (`kind`, `subject`, `day`) has no JobEffect yet. `day`
+    is a date, or an expression whose values lie within `days` (the first and the last)."""
+    # NOT IN an uncorrelated subquery: the effects are read once and hashed, whatever the
+    # planner's statistics say. A correlated NOT EXISTS, planned on statistics from before the
+    # first run filled the table, read all of a day's effects again for every candidate.
+    if isinstance(day, date):
+        done = select(JobEffect.subject).where(JobEffect.kind == kind, JobEffect.day == day)
+        return subject.not_in(done)
+    assert days, "an expression for the day needs the days it lies within"
+    done_on = select(JobEffect.subject, JobEffect.day).where(
+        JobEffect.kind == kind, JobEffect.day.between(*days)
+    )
+    return tuple_(subject, day).not_in(done_on)
+
+
+class days_after(FunctionElement[date]):  # noqa: N801 (used like a SQL function)
+    """`column + days` for a date column, in the database's own date arithmetic."""
+
+    type = Date()
+    inherit_cache = True
+
+    def __init__(self, column: QueryableAttribute[date], days: int):
+        super().__init__(column, literal(days, Integer))
+
+
+@compiles(days_after, "sqlite")
+def _days_after_sqlite(element: days_after, compiler: SQLCompiler, **kw) -> str:
+    column, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    # SQLite keeps dates as ISO text; date() gives back the same form, so they compare equal.
+    return f"date({column}, {days} || ' days')"
+
+
+@compiles(days_after)
+def _days_after(element: days_after, compiler: SQLCompiler, **kw) -> str:
+    column, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    # PostgreSQL: date + integer is a date (an interval would make it a timestamp).
+    return f"({column} + CAST({days} AS INTEGER))"
 
 
 def claim_effect(kind: str, subject: str, day: date) -> bool:

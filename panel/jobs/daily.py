@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from panel.database import writing
 from panel.extensions import db
-from panel.jobs import each_once
+from panel.jobs import days_after, each_once, not_done, subject_of
 from panel.models import Bill, Contract, ContractKind, Customer
 from panel.models.bills import BillStatus
 from panel.models.types import utc_now
@@ -57,13 +57,19 @@ def _remind(contract_id: int, days_before: int, awaiting_bill_no: str | None) ->
 
 
 def _notify_domains(customer_id: int, contract_ids: list[int], today: date) -> None:
-    domains = [db.session.get_one(Contract, contract_id) for contract_id in contract_ids]
+    # One query for the customer's domains, listed in the order they were found.
+    loaded = {
+        domain.id: domain
+        for domain in db.session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))
+    }
+    domains = [loaded[contract_id] for contract_id in contract_ids]
     queue_domain_notice(db.session.get_one(Customer, customer_id), domains, today)
 
 
 def cancel_overdue_bills(today: date) -> int:
     """Every bill still awaiting payment after its due date is cancelled, and the customer told."""
     now = utc_now()
+    # A cancelled bill leaves this query by itself: no JobEffect to leave out.
     overdue = db.session.execute(
         select(Bill.id, Bill.due_date)
         .where(Bill.status == BillStatus.AWAITING_PAYMENT, Bill.due_date < today)
@@ -91,6 +97,12 @@ def tell_expired_contracts(today: date) -> int:
         .where(
             Contract.renewal_date >= first_expired_day - grace,
             Contract.renewal_date <= today - grace,
+            not_done(
+                "contract_expired",
+                subject_of("contract", Contract.id),
+                days_after(Contract.renewal_date, grace.days),
+                (first_expired_day, today),
+            ),
         )
         .order_by(Contract.id)
     ).all()
@@ -175,10 +187,15 @@ def send_renewal_reminders(today: date) -> int:
     sent = 0
     for days_before in REMINDER_DAYS:
         renewal_date = today + timedelta(days=days_before)
+        kind = f"renewal_reminder_{days_before}"
         statement = (
             select(Contract.id)
             .join(Customer)
-            .where(Contract.kind == ContractKind.HOSTING, Contract.renewal_date == renewal_date)
+            .where(
+                Contract.kind == ContractKind.HOSTING,
+                Contract.renewal_date == renewal_date,
+                not_done(kind, subject_of("contract", Contract.id), renewal_date),
+            )
             .order_by(Contract.id)
         )
         if days_before == OPT_IN_REMINDER_DAYS:
@@ -189,7 +206,7 @@ def send_renewal_reminders(today: date) -> int:
             contract_ids = [i for i in contract_ids if i not in auto_renewed]
         awaiting = bills_awaiting_for(contract_ids)
         sent += each_once(
-            f"renewal_reminder_{days_before}",
+            kind,
             (
                 (
                     f"contract:{contract_id}",
@@ -213,6 +230,7 @@ def send_domain_notices(today: date) -> int:
             Contract.kind == ContractKind.DOMAIN,
             Contract.renewal_date >= today,
             Contract.renewal_date <= today + timedelta(days=DOMAIN_NOTICE_DAYS),
+            not_done("domain_notice", subject_of("customer", Contract.customer_id), today),
         )
         .order_by(Contract.customer_id, Contract.renewal_date, Contract.name)
     ).all()
