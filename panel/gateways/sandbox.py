@@ -195,6 +195,34 @@ class SandboxGateway:
             os._exit(STOPPED_AFTER_CHARGE)  # as a crash would, before the panel records it
         return row
 
+    def _remember_card_charge(
+        self,
+        idempotency_key: str,
+        order_ref: str,
+        amount: int,
+        status: ChargeStatus,
+        reason: str | None,
+        brand: str,
+        last4: str,
+        expiry: str,
+        **challenge,
+    ) -> ChargeOutcome:
+        """A card charge remembered by its key (the first one's outcome, if it was known)."""
+        row = self._remember(
+            idempotency_key=idempotency_key,
+            kind="card",
+            order_ref=order_ref,
+            amount=amount,
+            status=status,
+            event_id=_event_id(idempotency_key),
+            card_brand=brand,
+            card_last4=last4,
+            card_expiry=expiry,
+            decline_reason=reason,
+            **challenge,
+        )
+        return _outcome(row)
+
     def _row(self, condition) -> SandboxCharge | None:
         with db.engine.connect() as connection:
             found = connection.execute(select(SandboxCharge.__table__).where(condition)).first()
@@ -260,22 +288,19 @@ class SandboxGateway:
             status, reason = ChargeStatus.REQUIRES_ACTION, None
         else:
             status, reason = ChargeStatus.SUCCEEDED, None
-        row = self._remember(
-            idempotency_key=idempotency_key,
-            kind="card",
-            order_ref=order_ref,
-            amount=amount,
-            status=status,
-            event_id=_event_id(idempotency_key),
-            card_brand=card["brand"],
-            card_last4=card["last4"],
-            card_expiry=card["expiry"],
+        return self._remember_card_charge(
+            idempotency_key,
+            order_ref,
+            amount,
+            status,
+            reason,
+            card["brand"],
+            card["last4"],
+            card["expiry"],
             challenge=secrets.token_urlsafe(16) if card.get("authentication") else None,
             fails_authentication=card.get("authentication") == "fails",
             return_url=return_url,
-            decline_reason=reason,
         )
-        return _outcome(row)
 
     def save_card(self, card: CardDetails, today: date) -> SavedCard:
         checked = self.tokenise_card(card, today)  # the same checks as a one-off payment
@@ -309,19 +334,10 @@ class SandboxGateway:
             status, reason = ChargeStatus.DECLINED, SAVED_CARD_EXPIRED
         else:
             status, reason = ChargeStatus.SUCCEEDED, None
-        row = self._remember(
-            idempotency_key=idempotency_key,
-            kind="card",
-            order_ref=order_ref,
-            amount=amount,
-            status=status,
-            event_id=_event_id(idempotency_key),
-            card_brand=card["brand"],
-            card_last4=card["last4"],
-            card_expiry=f"{month:02d}/{year % 100:02d}",
-            decline_reason=reason,
+        expiry = f"{month:02d}/{year % 100:02d}"
+        return self._remember_card_charge(
+            idempotency_key, order_ref, amount, status, reason, card["brand"], card["last4"], expiry
         )
-        return _outcome(row)
 
     def charge_outcome(self, idempotency_key: str) -> ChargeOutcome:
         return _outcome(self._charge(idempotency_key))

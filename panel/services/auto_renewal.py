@@ -10,7 +10,6 @@ concurrent, can charge twice for one date.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +22,7 @@ from panel.models.payments import AttemptState
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.billing import change_bill_status, create_bill
-from panel.services.mail import queue_mail
+from panel.services.mail import queue_templated_mail
 from panel.services.payments import pay_by_saved_card
 from panel.services.renewal.pricing import (
     Selection,
@@ -235,12 +234,14 @@ def idempotency_key(customer_id: int, renewal_date: date) -> str:
     return f"auto-{customer_id}-{renewal_date.isoformat()}"
 
 
-def _eligible(servers: list[Contract], customer: Customer) -> list[Contract]:
+def _eligible(servers: list[Contract], awaiting: dict[int, str]) -> list[Contract]:
     """The servers auto-renewal applies to, less those already on a bill awaiting payment (that
-    bill renews them)."""
-    applying = [server for server in servers if why_not_auto_renewed(server, customer) is None]
-    awaiting = bills_awaiting_for([server.id for server in applying])
-    return [server for server in applying if server.id not in awaiting]
+    bill renews them; `awaiting` is `bills_awaiting_for` of the servers)."""
+    return [
+        server
+        for server in servers
+        if why_not_auto_renewed(server, server.customer) is None and server.id not in awaiting
+    ]
 
 
 def due_auto_renewals(today: date) -> dict[tuple[int, date], list[int]]:
@@ -257,15 +258,12 @@ def due_auto_renewals(today: date) -> dict[tuple[int, date], list[int]]:
             Customer.saved_card_token.is_not(None),
         )
         .order_by(Contract.customer_id, Contract.renewal_date, Contract.id)
-    )
-    due: dict[tuple[int, date], list[Contract]] = {}
-    for server in servers:
-        due.setdefault((server.customer_id, server.renewal_date), []).append(server)
-    return {
-        key: [server.id for server in eligible]
-        for key, group in due.items()
-        if (eligible := _eligible(group, group[0].customer))
-    }
+    ).all()
+    awaiting = bills_awaiting_for([server.id for server in servers])
+    due: dict[tuple[int, date], list[int]] = {}
+    for server in _eligible(list(servers), awaiting):
+        due.setdefault((server.customer_id, server.renewal_date), []).append(server.id)
+    return due
 
 
 def auto_renewed_ids(contract_ids: list[int]) -> set[int]:
@@ -284,17 +282,14 @@ def auto_renewed_ids(contract_ids: list[int]) -> set[int]:
 
 
 def _queue_declined_mail(bill: Bill, reason: str) -> None:
-    config = current_app.config
-    base_url = config["PANEL_BASE_URL"].rstrip("/")
-    body = render_template(
+    queue_templated_mail(
+        bill.customer,
+        "auto_renewal_declined",
+        f"【自動更新】クレジットカード決済ができませんでした(請求No.{bill.bill_no})",
         "mail/auto_renewal_declined.txt",
         bill=bill,
         reason=reason,
-        base_url=base_url,
-        issuer_name=config["ISSUER_NAME"],
     )
-    subject = f"【自動更新】クレジットカード決済ができませんでした(請求No.{bill.bill_no})"
-    queue_mail(bill.customer, "auto_renewal_declined", subject, body, bill=bill)
 
 
 def charge_auto_renewal(
@@ -318,7 +313,7 @@ def charge_auto_renewal(
         )
         .order_by(Contract.id)
     ).all()
-    eligible = _eligible(list(servers), customer)
+    eligible = _eligible(list(servers), bills_awaiting_for([server.id for server in servers]))
     if not eligible or customer.saved_card_token is None:
         return None
     months = customer.auto_renewal_months
@@ -403,13 +398,10 @@ def expiring_card_warning(customer: Customer, today: date) -> tuple[str, date] |
 
 def queue_card_expiry_warning(customer: Customer, charge_on: date) -> None:
     """The card on file expires before the next auto-renewal charge: register another."""
-    config = current_app.config
-    body = render_template(
+    queue_templated_mail(
+        customer,
+        "card_expiry_warning",
+        "【自動更新】ご登録のクレジットカードの有効期限が近づいています",
         "mail/card_expiry_warning.txt",
-        customer=customer,
         charge_on=charge_on,
-        base_url=config["PANEL_BASE_URL"].rstrip("/"),
-        issuer_name=config["ISSUER_NAME"],
     )
-    subject = "【自動更新】ご登録のクレジットカードの有効期限が近づいています"
-    queue_mail(customer, "card_expiry_warning", subject, body)

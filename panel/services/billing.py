@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from flask import current_app, get_template_attribute, render_template
+from flask import current_app, get_template_attribute
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -34,7 +34,7 @@ from panel.models.bills import (
 from panel.models.payments import AttemptState
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
-from panel.services.mail import queue_mail
+from panel.services.mail import queue_templated_mail
 
 #: The fee a convenience-store payment adds to the bill, tax included.
 CONVENIENCE_STORE_FEE = 200
@@ -156,17 +156,16 @@ BILL_MAIL_KIND = "bill"
 
 def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str) -> OutboxMail:
     config = current_app.config
-    base_url = config["PANEL_BASE_URL"].rstrip("/")
-    body = render_template(
+    return queue_templated_mail(
+        bill.customer,
+        kind,
+        subject,
         template,
         bill=bill,
         bank_account=config["BANK_TRANSFER_ACCOUNT"],
         transfer_reference=transfer_reference(bill),
-        bill_url=f"{base_url}/bills/{bill.bill_no}",
-        base_url=base_url,
-        issuer_name=config["ISSUER_NAME"],
+        bill_url=f"{config['PANEL_BASE_URL'].rstrip('/')}/bills/{bill.bill_no}",
     )
-    return queue_mail(bill.customer, kind, subject, body, bill=bill)
 
 
 def queue_bill_mail(bill: Bill) -> OutboxMail:
@@ -468,15 +467,21 @@ def record_transfer_notice(
     return notice
 
 
+def _cancel(bill: Bill, now: datetime) -> None:
+    """The bill cancelled, its contracts left as they are: only while it awaits payment and no
+    money for it is on its way through the gateway."""
+    lock_awaiting_bill(bill)
+    refuse_while_paying(bill)
+    change_bill_status(bill, BillStatus.CANCELLED, now)
+
+
 def cancel_bill(bill: Bill, now: datetime, by: User | None, client: Client) -> Bill:
     """お申込の取消: the bill is cancelled and its contracts are left as they are.
 
     The status changes only from awaiting payment, in one conditional update, so a payment
     racing the cancellation leaves one consistent state: paid, or cancelled with the money
     kept for staff."""
-    lock_awaiting_bill(bill)
-    refuse_while_paying(bill)
-    change_bill_status(bill, BillStatus.CANCELLED, now)
+    _cancel(bill, now)
     queue_cancellation_mail(bill)
     record_event(
         "bill_cancelled",
@@ -493,9 +498,7 @@ def cancel_overdue_bill(bill: Bill, now: datetime) -> Bill:
     """The daily job's cancellation of a bill still awaiting payment after its due date: its
     contracts are left as they are, and the customer is told why. Money that arrives for it
     later is kept for staff (`apply_payment`). Not while money for it may be on its way."""
-    lock_awaiting_bill(bill)
-    refuse_while_paying(bill)
-    change_bill_status(bill, BillStatus.CANCELLED, now)
+    _cancel(bill, now)
     _queue_bill_related_mail(
         bill,
         "overdue_cancellation",

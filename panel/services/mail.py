@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -57,6 +57,29 @@ def queue_mail(customer: Customer, kind: str, subject: str, body: str, bill: Bil
     )
     db.session.add(mail)
     return mail
+
+
+def queue_templated_mail(
+    customer: Customer,
+    kind: str,
+    subject: str,
+    template: str,
+    *,
+    bill: Bill | None = None,
+    **context,
+) -> OutboxMail:
+    """Write `template` for the customer, with what every mail's footer and links need (the
+    panel's address, the issuer's name), and put it in the outbox."""
+    config = current_app.config
+    body = render_template(
+        template,
+        customer=customer,
+        bill=bill,
+        base_url=config["PANEL_BASE_URL"].rstrip("/"),
+        issuer_name=config["ISSUER_NAME"],
+        **context,
+    )
+    return queue_mail(customer, kind, subject, body, bill=bill)
 
 
 def _message_id_domain() -> str:

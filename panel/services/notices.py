@@ -3,11 +3,9 @@ the monthly list of domains that expire soon. Each goes to the contract and the 
 
 from datetime import date
 
-from flask import current_app, render_template
-
 from panel.models import Contract, Customer, OutboxMail
 from panel.services.contracts import last_renewable_day
-from panel.services.mail import queue_mail
+from panel.services.mail import queue_templated_mail
 
 #: When a server's renewal date is this many days away, a reminder is sent (negative: after
 #: it); 40 only to customers who opted in (サーバー更新日40日前のお知らせメール).
@@ -15,21 +13,6 @@ REMINDER_DAYS = (40, 10, 5, 0, -1)
 OPT_IN_REMINDER_DAYS = 40
 #: The monthly notice lists the domains that expire within this many days.
 DOMAIN_NOTICE_DAYS = 90
-
-
-def _queue_notice(
-    customer: Customer, kind: str, subject: str, template: str, **context
-) -> OutboxMail:
-    config = current_app.config
-    base_url = config["PANEL_BASE_URL"].rstrip("/")
-    body = render_template(
-        template,
-        customer=customer,
-        base_url=base_url,
-        issuer_name=config["ISSUER_NAME"],
-        **context,
-    )
-    return queue_mail(customer, kind, subject, body)
 
 
 def reminder_subject(contract: Contract, days_before: int) -> str:
@@ -47,7 +30,7 @@ def queue_renewal_reminder(
 ) -> OutboxMail:
     """A reminder that the server's renewal date is near (or just past): what happens next,
     and where to renew or pay."""
-    return _queue_notice(
+    return queue_templated_mail(
         contract.customer,
         f"renewal_reminder_{days_before}",
         reminder_subject(contract, days_before),
@@ -61,7 +44,7 @@ def queue_renewal_reminder(
 
 def queue_expiry_notice(contract: Contract) -> OutboxMail:
     """The contract passed its grace period unrenewed: it is expired (期限切れ)."""
-    return _queue_notice(
+    return queue_templated_mail(
         contract.customer,
         "contract_expired",
         f"【ご契約期限切れのお知らせ】{contract.name} ― ご契約が期限切れになりました",
@@ -74,7 +57,7 @@ def queue_expiry_notice(contract: Contract) -> OutboxMail:
 def queue_domain_notice(customer: Customer, domains: list[Contract], today: date) -> OutboxMail:
     """更新案内 (the 1st of each month): every domain of the customer that expires within 90
     days, with its date and what will happen to it."""
-    return _queue_notice(
+    return queue_templated_mail(
         customer,
         "domain_notice",
         f"【ドメイン更新のご案内】{today.year}年{today.month}月 ― "
