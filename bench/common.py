@@ -20,8 +20,9 @@ from panel.services.auth import hash_password  # noqa: E402
 PASSWORD = "bench-pass"  # noqa: S105
 
 
-def bench_app():
-    """The app on DATABASE_URL (emptied first; PostgreSQL) or on a temporary SQLite file."""
+def bench_app(**config):
+    """The app on DATABASE_URL (emptied first; PostgreSQL) or on a temporary SQLite file,
+    with these settings besides."""
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     app = create_app(
         {
@@ -30,6 +31,7 @@ def bench_app():
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST_KIB": 1024,
         }
+        | config
     )
     with app.app_context():
         if db.engine.dialect.name == "postgresql":

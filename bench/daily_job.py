@@ -2,10 +2,12 @@
 the same again with twice the data.
 
 Each size is timed twice on the same day: the first run does everything due (overdue bills
-cancelled, expiries told, reminders, the monthly domain notice: the day is the 1st of a month)
-and delivers the outbox; the second finds it all done. The outbox goes to a local aiosmtpd (a
-process of its own, which accepts and drops every mail), and its delivery (one SMTP session per
-mail) is timed on its own: the job's own work is the run minus the outbox. Usage:
+cancelled, expiries told, auto-renewal charges, reminders, the monthly domain notice: the day
+is the 1st of a month) and delivers the outbox; the second finds it all done. A tenth of the
+customers are on auto-renewal with a saved card, and the sandbox gateway answers each charge
+after 50 ms, as a real one would. The outbox goes to a local aiosmtpd (a process of its own,
+which accepts and drops every mail), and its delivery is timed on its own too: the job's own
+work is the run minus the outbox. Usage:
     .venv/bin/python bench/daily_job.py                         # SQLite (a temporary file)
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench \
         .venv/bin/python bench/daily_job.py                     # PostgreSQL (emptied first)
@@ -26,7 +28,9 @@ from sqlalchemy import event, insert
 import panel.jobs.daily as daily
 from panel.database import writing
 from panel.extensions import db
-from panel.models import Bill, BillLine, Contract, Customer, Plan
+from panel.gateways import CardDetails, SavedCard, payment_gateway
+from panel.gateways.sandbox import DECLINED_CARD
+from panel.models import Bill, BillLine, Contract, Customer, Plan, PlanPrice
 
 DAY = date(2026, 12, 1)  # the 1st: the monthly domain notice runs too
 CUSTOMERS = 30_000
@@ -40,12 +44,34 @@ OPTED_IN_EVERY = 3
 SUB_EMAIL_EVERY = 4
 #: servers with a renewal bill awaiting payment (its due date the renewal date), one in ...
 AWAITING_EVERY = 20
+#: customers on auto-renewal with a saved card (so about a tenth of the servers), one in ...
+AUTO_RENEWAL_EVERY = 10
+#: ... and of those, the ones whose card is declined, one in ...
+DECLINED_EVERY = 50
+#: the sandbox gateway answers each charge after this long, as a real one would
+GATEWAY_LATENCY_SECONDS = 0.05
 CHUNK = 10_000
 
 
 def _spread(n: int) -> date:
     """A renewal date in the year around DAY, spread evenly but not in insertion order."""
     return DAY + timedelta(days=(n * 7919) % 365 - DAYS_BEFORE)
+
+
+def _auto_renewal(n: int, cards: dict[bool, SavedCard]) -> dict:
+    """Customer n's auto-renewal columns: on for a year, with a saved card, for one in
+    AUTO_RENEWAL_EVERY customers."""
+    if n % AUTO_RENEWAL_EVERY:
+        return {"auto_renewal": False, "auto_renewal_months": 12, "saved_card_token": None}
+    card = cards[n % (AUTO_RENEWAL_EVERY * DECLINED_EVERY) == 0]
+    return {
+        "auto_renewal": True,
+        "auto_renewal_months": 12,
+        "saved_card_token": card.token,
+        "saved_card_brand": card.brand,
+        "saved_card_last4": card.last4,
+        "saved_card_expiry": card.expiry,
+    }
 
 
 def _insert(model, rows) -> None:
@@ -64,8 +90,14 @@ def seed(scale: float) -> dict[str, int]:
         max_mail_accounts=100,
         one_month_price=1_100,
     )
+    plan.prices = [PlanPrice(months=months, price=1_100 * months) for months in (1, 3, 6, 12)]
     db.session.add(plan)
     db.session.flush()
+    gateway = payment_gateway()
+    cards = {
+        declines: gateway.save_card(CardDetails(number, 12, DAY.year + 3, "123"), DAY)
+        for declines, number in ((False, "4242424242424242"), (True, DECLINED_CARD))
+    }
     _insert(
         Customer,
         [
@@ -77,6 +109,7 @@ def seed(scale: float) -> dict[str, int]:
                 "contract_email": f"c{n}@example.jp",
                 "sub_email": f"s{n}@example.jp" if n % SUB_EMAIL_EVERY == 0 else None,
                 "notify_40_days_before": n % OPTED_IN_EVERY == 0,
+                **_auto_renewal(n, cards),
             }
             for n in range(1, customers + 1)
         ],
@@ -221,8 +254,11 @@ def timed_run(clock: Clock) -> tuple[float, float, dict[str, int], int, float]:
 
 def bench(scale: float, port: int) -> tuple[float, float]:
     """Seed a fresh database at `scale` and time two runs; the job's own seconds of each."""
-    app = bench_app()
-    app.config |= {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}
+    app = bench_app(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        SANDBOX_ANSWER_DELAY_SECONDS=GATEWAY_LATENCY_SECONDS,
+    )
     clock = Clock()
     with app.app_context():
         start = time.perf_counter()
@@ -248,6 +284,8 @@ def bench(scale: float, port: int) -> tuple[float, float]:
             )
             for what, n in report.items():
                 took = f" in {clock.steps[what]:.2f} s" if what in clock.steps else ""
+                if what == "auto-renewals charged" and n:
+                    took += f" (one after the other: {n * GATEWAY_LATENCY_SECONDS:.1f} s at least)"
                 print(f"    {what}: {n:,}{took}")
         event.remove(db.engine, "before_cursor_execute", clock.count)
         daily.STEPS, daily.deliver_outbox = steps, deliver

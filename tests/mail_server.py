@@ -11,6 +11,8 @@ from aiosmtpd.controller import Controller
 class Inbox:
     def __init__(self):
         self.envelopes = []
+        #: the client's address and port for each envelope: one per SMTP connection
+        self.peers = []
         #: address -> the reply to its RCPT TO instead of 250, e.g. "550 5.1.1 No such user"
         self.refusals = {}
 
@@ -23,6 +25,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         return "250 OK"
 
     @property

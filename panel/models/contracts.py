@@ -58,8 +58,9 @@ class Contract(Model):
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     #: the domain's TLD without the leading dot ("com", "co.jp"); none for a server
     tld: Mapped[str | None] = mapped_column(String(63))
-    #: ご契約更新日 (the last paid day) of a server; a domain's expiry date
-    renewal_date: Mapped[date]
+    #: ご契約更新日 (the last paid day) of a server; a domain's expiry date (indexed: the daily
+    #: job looks contracts up by the days their renewal dates fall on)
+    renewal_date: Mapped[date] = mapped_column(index=True)
     #: still in the free trial (お試し期間): renewed manually the first time
     is_trial: Mapped[bool] = mapped_column(default=False)
     #: domains set up on the server, checked against a lower plan's limit

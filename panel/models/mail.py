@@ -3,11 +3,15 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
 from panel.models.types import UtcDateTime, one_of, utc_now
+
+
+#: neither sent nor given up
+UNDELIVERED = "sent_at IS NULL AND failed_at IS NULL"
 
 
 class OutboxMail(Model):
@@ -17,6 +21,14 @@ class OutboxMail(Model):
     __table_args__ = (
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         CheckConstraint("sent_at IS NULL OR failed_at IS NULL", name="sent_or_failed"),
+        # The mails still to deliver, in order: the sender's next mail is found among them,
+        # however much mail has been sent before.
+        Index(
+            "ix_outbox_mails_undelivered",
+            "id",
+            sqlite_where=text(UNDELIVERED),
+            postgresql_where=text(UNDELIVERED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,17 +47,17 @@ class OutboxMail(Model):
     #: when it was written (also the mail's Date header)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     #: not tried again before this moment (back-off after a failure)
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     #: failed delivery attempts so far
     attempts: Mapped[int] = mapped_column(default=0)
     #: the last delivery error, for the operator
     last_error: Mapped[str | None] = mapped_column(String(500))
     #: set once no recipient is left to try and the server accepted it for at least one: when
     #: it first did; none while it waits
-    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: when delivery was given up without any recipient accepting it (refused, or too many
     #: failed attempts); such a mail is kept for staff and never tried again
-    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     #: each recipient and what became of the mail for them, in the order of `recipients`
     addressees: Mapped[list["OutboxRecipient"]] = relationship(

@@ -366,23 +366,29 @@ CARD_WARNING_DAYS = 30
 
 
 def customers_to_warn_of_their_card(today: date) -> list[int]:
-    """Customers with a card on file and a server whose charge day may fall within the warning
-    window: the ones whose card may expire first (`expiring_card_warning` decides)."""
+    """Customers with a card on file that expires within the warning window and a server
+    whose charge day may fall within it: the ones whose card may expire first
+    (`expiring_card_warning` decides). A card still valid on the window's last day outlives
+    every charge the warning is about."""
     last_renewal = today + timedelta(days=CHARGE_DAYS_BEFORE + CARD_WARNING_DAYS)
-    return list(
-        db.session.scalars(
-            select(Contract.customer_id)
-            .join(Customer)
-            .where(
-                Contract.kind == ContractKind.HOSTING,
-                Contract.renewal_date >= today,
-                Contract.renewal_date <= last_renewal,
-                Customer.saved_card_token.is_not(None),
-            )
-            .distinct()
-            .order_by(Contract.customer_id)
+    cards = db.session.execute(
+        select(Contract.customer_id, Customer.saved_card_expiry)
+        .join(Customer)
+        .where(
+            Contract.kind == ContractKind.HOSTING,
+            Contract.renewal_date >= today,
+            Contract.renewal_date <= last_renewal,
+            Customer.saved_card_token.is_not(None),
         )
+        .distinct()
+        .order_by(Contract.customer_id)
     )
+    window_end = today + timedelta(days=CARD_WARNING_DAYS)
+    return [
+        customer_id
+        for customer_id, expiry in cards
+        if expiry and card_expires_before(expiry, window_end)
+    ]
 
 
 def expiring_card_warning(customer: Customer, today: date) -> tuple[str, date] | None:

@@ -1,8 +1,7 @@
 """E-mail: written to the outbox in the caller's transaction, delivered over SMTP later."""
 
 import smtplib
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import datetime, timedelta
 from email import policy
 from email.errors import HeaderParseError, NonASCIILocalPartDefect
@@ -82,21 +81,20 @@ def queue_templated_mail(
     return queue_mail(customer, kind, subject, body, bill=bill)
 
 
-def _message_id_domain() -> str:
+def _message_id_domain(sender: Address) -> str:
     """The right-hand side of our Message-IDs: the operator's mail domain."""
-    config = current_app.config
-    domain = config.get("MAIL_MESSAGE_ID_DOMAIN") or _parse_address(config["MAIL_FROM"]).domain
+    domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or sender.domain
     if not domain:
         raise ValueError("MAIL_FROM has no domain: set MAIL_MESSAGE_ID_DOMAIN")
     return _ascii_domain(domain)
 
 
-def _message_id(mail: OutboxMail) -> str:
+def _message_id(mail: OutboxMail, domain: str) -> str:
     """The mail's Message-ID, the same on every attempt: a retry after a lost reply is
     recognisably the same mail. The creation time keeps it unique across databases (a test
     copy, a restored backup) whose outbox IDs start again from 1."""
     stamp = mail.created_at.strftime("%Y%m%d%H%M%S.%f")
-    return f"<{stamp}.outbox-{mail.id}@{_message_id_domain()}>"
+    return f"<{stamp}.outbox-{mail.id}@{domain}>"
 
 
 def _parse_address(text: str) -> Address:
@@ -135,14 +133,14 @@ def _transportable(address: Address, smtputf8: bool) -> Address | None:
     return Address(address.display_name, address.username, domain)
 
 
-def _message(mail: OutboxMail, sender: Address, to: list[Address]) -> EmailMessage:
+def _message(mail: OutboxMail, sender: Address, to: list[Address], id_domain: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = mail.subject
     # RFC 5322: when the mail was ready to send, i.e. written to the outbox, in Japan time.
     message["Date"] = format_datetime(mail.created_at.astimezone(JAPAN))
-    message["Message-ID"] = _message_id(mail)
+    message["Message-ID"] = _message_id(mail, id_domain)
     # RFC 3834: out-of-office and other auto-responders must not answer it.
     message["Auto-Submitted"] = "auto-generated"
     # Base64 keeps the Japanese body 7-bit clean, so no server needs 8BITMIME for it.
@@ -150,8 +148,7 @@ def _message(mail: OutboxMail, sender: Address, to: list[Address]) -> EmailMessa
     return message
 
 
-@contextmanager
-def _smtp_session() -> Iterator[smtplib.SMTP]:
+def _open_session() -> smtplib.SMTP:
     config = current_app.config
     smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
     try:
@@ -160,12 +157,37 @@ def _smtp_session() -> Iterator[smtplib.SMTP]:
         if config["MAIL_USERNAME"]:
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.ehlo_or_helo_if_needed()
-        yield smtp
-        # What the server accepted stays accepted whatever it answers to QUIT.
-        with suppress(OSError, smtplib.SMTPException):
-            smtp.quit()
-    finally:
+    except BaseException:
         smtp.close()
+        raise
+    return smtp
+
+
+class _Connection:
+    """The SMTP session a batch of mails shares: opened for the first mail that needs it,
+    kept for the next ones (no connection, greeting and QUIT per mail), and opened afresh
+    after an attempt that failed or that the server ended (a 421 closes it)."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+
+    def session(self) -> smtplib.SMTP:
+        if self._smtp is None or self._smtp.sock is None:
+            self._smtp = _open_session()
+        return self._smtp
+
+    def drop(self) -> None:
+        """Forget the session after an error: in what state the server left it is unknown."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None and self._smtp.sock is not None:
+            # What the server accepted stays accepted whatever it answers to QUIT.
+            with suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+        self.drop()
 
 
 def _answer(
@@ -185,50 +207,49 @@ def _reply_text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
-def _send(mail: OutboxMail, now: datetime) -> None:
+def _send(mail: OutboxMail, now: datetime, connection: _Connection, sender: Address) -> None:
     """One SMTP transaction for the mail's recipients still to try; each one's answer is
     recorded on it. Errors that concern the whole attempt are raised."""
-    sender = _parse_address(current_app.config["MAIL_FROM"])
     refusals = []
-    with _smtp_session() as smtp:
-        smtputf8 = smtp.has_extn("smtputf8")
-        envelope_sender = _transportable(sender, smtputf8)
-        if envelope_sender is None:
-            raise ValueError(f"MAIL_FROM needs SMTPUTF8, which the server does not offer: {sender}")
-        header_to, envelope = [], {}
-        for recipient in mail.addressees:
-            if recipient.status == RecipientStatus.REFUSED:
-                continue
-            try:
-                address = _transportable(_parse_address(recipient.address), smtputf8)
-            except ValueError:
-                address, reason = None, UNREADABLE_ADDRESS
-            else:
-                reason = NO_SMTPUTF8
-            if address is None:
-                _answer(recipient, RecipientStatus.REFUSED, now, reply=reason)
-                refusals.append(f"{recipient.address}: {reason}")
-                continue
-            # To names everyone the mail is for, also those who have it from an earlier try.
-            header_to.append(address)
-            if recipient.status == RecipientStatus.PENDING:
-                envelope[address.addr_spec] = recipient
-        refused, delivered = {}, False
-        if envelope:
-            message = _message(mail, envelope_sender, header_to)
-            if all(a.addr_spec.isascii() for a in (envelope_sender, *header_to)):
-                content, options = message.as_bytes(policy=policy.SMTP), []
-            else:
-                content = message.as_bytes(policy=policy.SMTPUTF8)
-                options = ["SMTPUTF8", "BODY=8BITMIME"]
-            try:
-                refused = smtp.sendmail(
-                    envelope_sender.addr_spec, list(envelope), content, mail_options=options
-                )
-                delivered = True
-            except smtplib.SMTPRecipientsRefused as error:
-                # Nobody got it; after a 421 the later recipients were not even asked.
-                refused = error.recipients
+    smtp = connection.session()
+    smtputf8 = smtp.has_extn("smtputf8")
+    envelope_sender = _transportable(sender, smtputf8)
+    if envelope_sender is None:
+        raise ValueError(f"MAIL_FROM needs SMTPUTF8, which the server does not offer: {sender}")
+    header_to, envelope = [], {}
+    for recipient in mail.addressees:
+        if recipient.status == RecipientStatus.REFUSED:
+            continue
+        try:
+            address = _transportable(_parse_address(recipient.address), smtputf8)
+        except ValueError:
+            address, reason = None, UNREADABLE_ADDRESS
+        else:
+            reason = NO_SMTPUTF8
+        if address is None:
+            _answer(recipient, RecipientStatus.REFUSED, now, reply=reason)
+            refusals.append(f"{recipient.address}: {reason}")
+            continue
+        # To names everyone the mail is for, also those who have it from an earlier try.
+        header_to.append(address)
+        if recipient.status == RecipientStatus.PENDING:
+            envelope[address.addr_spec] = recipient
+    refused, delivered = {}, False
+    if envelope:
+        message = _message(mail, envelope_sender, header_to, _message_id_domain(sender))
+        if all(a.addr_spec.isascii() for a in (envelope_sender, *header_to)):
+            content, options = message.as_bytes(policy=policy.SMTP), []
+        else:
+            content = message.as_bytes(policy=policy.SMTPUTF8)
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        try:
+            refused = smtp.sendmail(
+                envelope_sender.addr_spec, list(envelope), content, mail_options=options
+            )
+            delivered = True
+        except smtplib.SMTPRecipientsRefused as error:
+            # Nobody got it; after a 421 the later recipients were not even asked.
+            refused = error.recipients
     for addr_spec, recipient in envelope.items():
         if addr_spec not in refused:
             if delivered:
@@ -283,7 +304,7 @@ def _next_due(now: datetime) -> OutboxMail | None:
 
 
 def deliver_outbox(now: datetime) -> DeliveryReport:
-    """Send what is due in the outbox, one mail per transaction.
+    """Send what is due in the outbox, one mail per transaction, over one SMTP session.
 
     Each recipient's answer is kept: a mail accepted for some recipients is sent, and the
     others are refused (5xx) or tried again (4xx). A mail that fails for now is tried again
@@ -291,20 +312,25 @@ def deliver_outbox(now: datetime) -> DeliveryReport:
     failed attempts, or when every recipient is refused for good, the mail is kept as failed
     and never picked up again. Several senders at once never take the same mail (SKIP LOCKED
     on PostgreSQL)."""
-    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    config = current_app.config
     outcomes = {"sent": 0, "retrying": 0, "given_up": 0}
-    for _ in range(BATCH_SIZE):
-        mail = _next_due(now)
-        if mail is None:
-            break
-        try:
-            _send(mail, now)
-        except (OSError, smtplib.SMTPException, ValueError) as error:
-            # The attempt as a whole failed (server unreachable, sender or content refused, a
-            # bad setting): every recipient still to try stays so.
-            mail.last_error = f"{type(error).__name__}: {error}"[:500]
-        outcomes[_settle(mail, now, max_attempts)] += 1
-        db.session.commit()
+    connection = _Connection()
+    try:
+        for _ in range(BATCH_SIZE):
+            mail = _next_due(now)
+            if mail is None:
+                break
+            try:
+                _send(mail, now, connection, _parse_address(config["MAIL_FROM"]))
+            except (OSError, smtplib.SMTPException, ValueError) as error:
+                # The attempt as a whole failed (server unreachable, sender or content
+                # refused, a bad setting): every recipient still to try stays so.
+                mail.last_error = f"{type(error).__name__}: {error}"[:500]
+                connection.drop()
+            outcomes[_settle(mail, now, config["MAIL_MAX_ATTEMPTS"])] += 1
+            db.session.commit()
+    finally:
+        connection.close()
     return DeliveryReport(**outcomes)
 
 

@@ -171,6 +171,26 @@ def test_a_server_closing_after_one_recipient_leaves_the_others_to_try(mail_serv
     assert envelope.rcpt_tos == ["taro@example.jp", "taro-sub@example.com"]
 
 
+def test_mails_of_one_run_share_one_smtp_session_and_a_closed_one_is_opened_again(
+    mail_server,
+):
+    _mail_to("a", "a@example.jp")
+    mail_server.inbox.refusals["shutdown@example.jp"] = "421 4.3.2 Service shutting down"
+    _mail_to("b", "shutdown@example.jp")
+    _mail_to("c", "c@example.jp")
+    _mail_to("d", "d@example.jp")
+
+    assert deliver_outbox(NOW) == (3, 1, 0)
+    assert [e.rcpt_tos for e in mail_server.inbox.envelopes] == [
+        ["a@example.jp"],
+        ["c@example.jp"],
+        ["d@example.jp"],
+    ]
+    first, after_the_421, last = mail_server.inbox.peers
+    assert first != after_the_421  # the server closed the first session
+    assert after_the_421 == last  # the next mails shared the new one
+
+
 def test_a_mail_refused_for_every_recipient_fails_at_once_and_is_kept(mail_server):
     mail_server.inbox.refusals["gone@example.com"] = "550 5.1.1 No such user"
     mail_server.inbox.refusals["gone-too@example.com"] = "553 5.1.8 Domain does not exist"
