@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from functools import wraps
 
 from common import backend, bench_app
-from sqlalchemy import event, insert
+from sqlalchemy import event, func, insert, select
 
 import panel.jobs.daily as daily
 from panel.database import writing
@@ -171,6 +171,10 @@ def seed(scale: float) -> dict[str, int]:
         )
     _insert(Bill, bills)
     _insert(BillLine, lines)
+    if db.engine.dialect.name == "postgresql":  # rows inserted with their IDs: move the counters on
+        for model in (Customer, Contract, Bill):
+            sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
+            db.session.execute(select(func.setval(sequence, func.max(model.id))))
     db.session.commit()
     past_due = sum(bill["due_date"] < DAY for bill in bills)
     return {
