@@ -201,8 +201,7 @@ def settlement_line(month_end: date, balance: int, amount: int) -> LineDraft:
     return LineDraft(
         kind=BillLineKind.BALANCE_DUE,
         description=(
-            f"アカウント残高のご精算({month_end.year}年{month_end.month}月末の残高 "
-            f"{'−' if balance < 0 else ''}{yen(abs(balance))})"
+            f"アカウント残高のご精算({month_end.year}年{month_end.month}月末の残高 {yen(balance)})"
         ),
         amount=amount,
         tax_rate=UNTAXED,  # the purchases were taxed on their own bills
