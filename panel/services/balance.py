@@ -13,6 +13,7 @@ Paying a bill from the balance is `services/payments.py`'s `pay_from_balance`; c
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select
 
 from panel import labels
@@ -30,6 +31,7 @@ from panel.services.billing import (
     queue_bill_mail,
     refuse_foreign_token,
 )
+from panel.services.renewal.pricing import RenewalQuote
 
 #: The smallest and the largest deposit, in yen.
 MIN_DEPOSIT = 1_000
@@ -196,7 +198,7 @@ def credit_paid_bill(bill: Bill, now: datetime) -> LedgerEntry | None:
     )
 
 
-def ledger_page(customer: Customer, page: int):
+def ledger_page(customer: Customer, page: int) -> Pagination:
     """One page of the customer's ledger, newest first."""
     statement = (
         select(LedgerEntry)
@@ -278,7 +280,7 @@ def payable_from_balance(bill: Bill) -> bool:
     return bill.kind in PAYABLE_FROM_BALANCE
 
 
-def quote_price_from_balance(quote) -> int:
+def quote_price_from_balance(quote: RenewalQuote) -> int:
     """What an application priced by `quote` (a `RenewalQuote`) costs paid from the balance:
     no convenience-store fee."""
     return sum(
@@ -313,7 +315,7 @@ def list_statements(customer: Customer, limit: int = 24) -> list[BalanceStatemen
 class BalancePage:
     balance: Balance
     #: one page of the ledger, newest first
-    entries: object
+    entries: Pagination
     #: the latest monthly statements, newest first
     statements: list[BalanceStatement]
     #: deposits and month-end bills awaiting payment
