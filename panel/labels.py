@@ -6,6 +6,7 @@ This is the one place they are defined. Templates write `{{ bill.status | label(
 audit detail) reads these mappings.
 """
 
+from panel.models.balance import LedgerKind
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
@@ -23,6 +24,22 @@ PAYMENT_METHOD: dict[str, str] = {
     PaymentMethod.CONVENIENCE_STORE: "コンビニ決済",
     PaymentMethod.BALANCE: "アカウント残高",
     PaymentMethod.DIRECT_DEBIT: "口座振替",
+}
+
+#: What a bill is for, as its e-mail's subject names it.
+BILL_KIND: dict[str, str] = {
+    BillKind.RENEWAL: "ご契約更新のお申込み",
+    BillKind.DEPOSIT: "アカウント残高へのご入金",
+    BillKind.MONTH_END: "月末のご請求",
+}
+
+#: What moved the account balance, as the ledger (残高の履歴) names it.
+LEDGER_KIND: dict[str, str] = {
+    LedgerKind.DEPOSIT: "ご入金",
+    LedgerKind.PURCHASE: "ご利用",
+    LedgerKind.SETTLEMENT: "月末のご請求のお支払",
+    LedgerKind.REFUND: "ご返金",
+    LedgerKind.CORRECTION: "訂正",
 }
 
 CONTRACT_STATUS: dict[str, str] = {
@@ -74,6 +91,7 @@ AUDIT_EVENT: dict[str, str] = {
     "auto_renewal_card_replaced": "自動更新のクレジットカードの変更",
     "auto_renewal_card_removed": "自動更新のクレジットカードの削除",
     "auto_renewal_declined": "自動更新のクレジットカード決済の失敗",
+    "month_end_card_declined": "月末精算のクレジットカード決済の失敗",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.
@@ -86,6 +104,8 @@ RECEIPT_PURPOSE: dict[str, str] = {
 #: The label sets by the name templates give the `label` filter.
 LABELS: dict[str, dict[str, str]] = {
     "bill_status": BILL_STATUS,
+    "bill_kind": BILL_KIND,
+    "ledger_kind": LEDGER_KIND,
     "payment_method": PAYMENT_METHOD,
     "contract_status": CONTRACT_STATUS,
     "role": ROLE,

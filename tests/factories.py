@@ -1,14 +1,26 @@
 """Build customers, plans and contracts in one line each; everything is committed."""
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.models import Bill, Contract, Customer, DomainPrice, Plan, PlanPrice, User
+from panel.models import (
+    BalanceStatement,
+    Bill,
+    Contract,
+    Customer,
+    DomainPrice,
+    Plan,
+    PlanPrice,
+    User,
+)
+from panel.models.balance import LedgerKind
 from panel.models.bills import PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
 from panel.services.auth import hash_password
+from panel.services.balance import credit, current_balance, debit
+from panel.services.month_end import close_month
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import Selection
 
@@ -159,3 +171,37 @@ def renewal_bill(
     )
     db.session.commit()
     return bill
+
+
+def balance(customer: Customer, amount: int, *, credit_limit: int = 0) -> None:
+    """The customer's credit limit set and its balance brought to `amount` yen by a correction
+    entry (as staff would book one); committed."""
+    customer.credit_limit = credit_limit
+    change = amount - current_balance(customer)
+    if change:
+        book = credit if change > 0 else debit
+        book(
+            customer,
+            kind=LedgerKind.CORRECTION,
+            cause=f"factory-balance:{customer.id}:{amount}:{datetime.now(UTC).isoformat()}",
+            amount=abs(change),
+            description="残高の調整",
+            now=datetime.now(UTC),
+        )
+    db.session.commit()
+
+
+def balance_statement(customer: Customer, month_end: date, amount: int = 5_000) -> BalanceStatement:
+    """A statement of the month ending `month_end`, after a correction entry of `amount` yen."""
+    credit(
+        customer,
+        kind=LedgerKind.CORRECTION,
+        cause=f"factory-statement:{month_end.isoformat()}",
+        amount=amount,
+        description="残高の設定(テスト)",
+        now=datetime.combine(month_end, time(3), tzinfo=UTC),
+    )
+    statement = close_month(customer, month_end)
+    assert statement is not None
+    db.session.commit()
+    return statement

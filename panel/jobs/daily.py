@@ -10,7 +10,7 @@ from sqlalchemy import select
 from panel.database import writing
 from panel.extensions import db
 from panel.jobs import days_after, each_once, not_done, subject_of
-from panel.models import Bill, Contract, ContractKind, Customer
+from panel.models import Bill, Contract, ContractKind, Customer, LedgerEntry
 from panel.models.bills import BillStatus
 from panel.models.types import utc_now
 from panel.services.auto_renewal import (
@@ -25,6 +25,7 @@ from panel.services.auto_renewal import (
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
 from panel.services.mail import BATCH_SIZE, deliver_outbox
+from panel.services.month_end import is_month_end, settle_month
 from panel.services.notices import (
     DOMAIN_NOTICE_DAYS,
     OPT_IN_REMINDER_DAYS,
@@ -153,6 +154,30 @@ def charge_auto_renewals(today: date) -> int:
         return sum(pool.map(lambda unit: charge(*unit), due))
 
 
+def settle_month_end(today: date) -> int:
+    """月末締め, on the last day of each month: every account with ledger entries has its month
+    closed once: the statement written and e-mailed (when there was activity or the balance is
+    not zero), and a negative balance settled by the card on file or by one bill."""
+    if not is_month_end(today):
+        return 0
+    now = utc_now()
+    customer_ids = list(
+        db.session.scalars(
+            select(LedgerEntry.customer_id)
+            .where(not_done("month_end", subject_of("customer", LedgerEntry.customer_id), today))
+            .distinct()
+            .order_by(LedgerEntry.customer_id)
+        )
+    )
+    return each_once(
+        "month_end",
+        (
+            (f"customer:{customer_id}", today, partial(settle_month, customer_id, today, now))
+            for customer_id in customer_ids
+        ),
+    )
+
+
 def _warn_of_card(customer_id: int, charge_on: date) -> None:
     queue_card_expiry_warning(db.session.get_one(Customer, customer_id), charge_on)
 
@@ -257,6 +282,7 @@ STEPS = (
     ("expiries told", tell_expired_contracts),
     ("expiring cards warned of", warn_of_expiring_cards),
     ("auto-renewals charged", charge_auto_renewals),
+    ("month-end balances settled", settle_month_end),
     ("renewal reminders", send_renewal_reminders),
     ("domain notices", send_domain_notices),
 )

@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and the app see the whole schema."""
 
 from panel.models.audit import AuditEvent
+from panel.models.balance import BalanceStatement, LedgerEntry
 from panel.models.bills import Bill, BillLine, BillNumberCounter
 from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
@@ -18,6 +19,7 @@ from panel.models.staff import StaffMember
 __all__ = [
     "AllowedNetwork",
     "AuditEvent",
+    "BalanceStatement",
     "Bill",
     "BillLine",
     "BillNumberCounter",
@@ -29,6 +31,7 @@ __all__ = [
     "DomainPrice",
     "IssuedDocument",
     "JobEffect",
+    "LedgerEntry",
     "LoginSession",
     "OutboxMail",
     "OutboxRecipient",

@@ -2,6 +2,9 @@
 to a bill awaiting payment (change the method, send a transfer notice, cancel, resend the mail).
 """
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -10,6 +13,7 @@ from flask import current_app, get_template_attribute
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from panel import labels
 from panel.database import dialect_insert, rows_matched
 from panel.extensions import db
 from panel.filters import japanese_date
@@ -27,6 +31,7 @@ from panel.models import (
 )
 from panel.models.bills import (
     STANDARD_TAX_RATE,
+    BillKind,
     BillLineKind,
     BillStatus,
     PaymentMethod,
@@ -38,14 +43,19 @@ from panel.services.mail import queue_templated_mail
 
 #: The fee a convenience-store payment adds to the bill, tax included.
 CONVENIENCE_STORE_FEE = 200
-#: The methods a customer may choose for a bill, in the order they are offered (the account
-#: balance joins when it exists).
+#: The methods a customer may choose for a bill, in the order they are offered.
 CUSTOMER_PAYMENT_METHODS = (
     PaymentMethod.CARD,
     PaymentMethod.PAYPAL,
     PaymentMethod.BANK_TRANSFER,
     PaymentMethod.CONVENIENCE_STORE,
 )
+#: An application may also be paid from the account balance, at once (`pay_from_balance`);
+#: a bill awaiting payment is paid from it by its own action, not by switching its method.
+APPLICATION_PAYMENT_METHODS = (*CUSTOMER_PAYMENT_METHODS, PaymentMethod.BALANCE)
+#: Money into the balance (a deposit, the month-end bill of a negative balance) is paid by
+#: card or bank transfer, as the registrar's notice says; never from the balance itself.
+BALANCE_BILL_METHODS = (PaymentMethod.CARD, PaymentMethod.BANK_TRANSFER)
 #: Bills on one page of the bill list.
 BILLS_PER_PAGE = 20
 #: The bill e-mail can be sent again once this long after the last one.
@@ -72,6 +82,29 @@ def allocate_bill_no(day: date) -> str:
     )
     number = db.session.execute(statement).scalar_one()
     return f"{day:%Y%m%d}-{number:04d}"
+
+
+EXPIRED_FORM = "ページの有効期限が切れました。もう一度お試しください。"
+
+
+def _token_signature(customer: Customer, nonce: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"renewal-application:{customer.id}:{nonce}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def new_application_token(customer: Customer) -> str:
+    """The token of one application form (a renewal's confirm step, a deposit), made by the
+    server for this customer: applying twice with it makes one bill, and no other customer's
+    token (nor a made-up one) is accepted."""
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_token_signature(customer, nonce)}"
+
+
+def refuse_foreign_token(customer: Customer, token: str) -> None:
+    nonce, _, signature = token.partition(".")
+    if not hmac.compare_digest(signature, _token_signature(customer, nonce)):
+        raise DomainError(EXPIRED_FORM)
 
 
 @dataclass(frozen=True)
@@ -173,7 +206,7 @@ def queue_bill_mail(bill: Bill) -> OutboxMail:
     return _queue_bill_related_mail(
         bill,
         BILL_MAIL_KIND,
-        f"【ご請求】請求No.{bill.bill_no} ご契約更新のお申込み",
+        f"【ご請求】請求No.{bill.bill_no} {labels.BILL_KIND[bill.kind]}",
         "mail/bill.txt",
     )
 
@@ -415,14 +448,28 @@ def change_bill_status(bill: Bill, status: BillStatus, now: datetime) -> None:
         refuse_unless_awaiting(bill)
 
 
+def switchable_methods(bill: Bill) -> tuple[PaymentMethod, ...]:
+    """The methods a bill awaiting payment may be switched to, by what it is for."""
+    if bill.kind in (BillKind.DEPOSIT, BillKind.MONTH_END):
+        return BALANCE_BILL_METHODS
+    return CUSTOMER_PAYMENT_METHODS
+
+
 def change_payment_method(bill: Bill, method: str) -> Bill:
     """Pay `bill` another way: the convenience-store fee line comes or goes with the method."""
-    if method not in CUSTOMER_PAYMENT_METHODS:
+    if method not in switchable_methods(bill):
         raise DomainError("お支払方法を選択してください。", field="method")
     lock_awaiting_bill(bill)
     refuse_while_paying(bill)
+    set_payment_method(bill, method)
+    return bill
+
+
+def set_payment_method(bill: Bill, method: str) -> None:
+    """The bill (locked by the caller, awaiting payment) to be paid by `method`, with the
+    convenience-store fee line exactly when that is the method."""
     if method == bill.payment_method:
-        return bill
+        return
     for line in [line for line in bill.lines if line.kind == BillLineKind.CONVENIENCE_STORE_FEE]:
         bill.lines.remove(line)
     db.session.flush()
@@ -432,7 +479,6 @@ def change_payment_method(bill: Bill, method: str) -> Bill:
             BillLine(position=max(line.position for line in bill.lines) + 1, **asdict(fee))
         )
     bill.payment_method = method
-    return bill
 
 
 def record_transfer_notice(
@@ -480,7 +526,9 @@ def cancel_bill(bill: Bill, now: datetime, by: User | None, client: Client) -> B
 
     The status changes only from awaiting payment, in one conditional update, so a payment
     racing the cancellation leaves one consistent state: paid, or cancelled with the money
-    kept for staff."""
+    kept for staff. A month-end bill is no application: what it asks for is owed already."""
+    if bill.kind == BillKind.MONTH_END:
+        raise DomainError("月末のご請求は取り消せません。お支払期限日までにお支払いください。")
     _cancel(bill, now)
     queue_cancellation_mail(bill)
     record_event(

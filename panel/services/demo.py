@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from panel.dates import JAPAN, add_months
+from panel.dates import JAPAN, add_months, end_of_month
 from panel.extensions import db
 from panel.gateways import CardDetails, CardToken, payment_gateway
 from panel.models import (
@@ -26,16 +26,24 @@ from panel.models.customers import CustomerKind, Role
 from panel.models.mail import RecipientStatus
 from panel.services.audit import Client
 from panel.services.auth import hash_password
+from panel.services.balance import start_deposit
 from panel.services.billing import (
     cancel_bill,
     convenience_store_fee_line,
     create_bill,
+    new_application_token,
     queue_bill_mail,
     transfer_reference,
 )
 from panel.services.contracts import last_renewable_day
-from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
-from panel.services.renewal.application import apply_renewal, new_application_token
+from panel.services.month_end import close_month
+from panel.services.payments import (
+    ReceivedMoney,
+    apply_payment,
+    issue_store_payment,
+    pay_from_balance,
+)
+from panel.services.renewal.application import apply_renewal
 from panel.services.renewal.pricing import (
     MAX_DAYS_TO_PAY,
     QuotedRenewal,
@@ -97,7 +105,16 @@ def _seed_plans() -> dict[str, Plan]:
 
 
 #: Tax-included price of one year per TLD.
-DOMAIN_PRICES = {"com": 1_650, "net": 1_760, "jp": 3_520, "co.jp": 4_180, "biz": 2_200}
+DOMAIN_PRICES = {
+    "com": 1_650,
+    "net": 1_760,
+    "jp": 3_520,
+    "co.jp": 4_180,
+    "biz": 2_200,
+    # The registrar's two balance examples: a 1,000円 domain, and one of 20,000円 (2 years).
+    "xyz": 1_000,
+    "ai": 10_000,
+}
 
 
 def _seed_domain_prices() -> None:
@@ -324,9 +341,102 @@ def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today
     slip.created_at = _at(bill.applied_on, 11)
 
 
+# The account balance: deposits, purchases paid from it, and the monthly statements.
+
+
+def _deposit(customer: Customer, amount: int, method: str, on: date) -> Bill:
+    """A deposit of the past, paid (by card at once, by bank transfer the next day)."""
+    bill = start_deposit(customer, amount, method, new_application_token(customer), on)
+    db.session.flush()
+    bill.created_at = _at(on, 10)
+    _mails_sent(bill, bill.created_at)
+    if method == PaymentMethod.CARD:
+        _paid(bill, on, bill.bill_no, card=CardToken("tok_demo", "VISA", "4242", "12/29"))
+    else:
+        _paid(
+            bill,
+            on + timedelta(days=1),
+            transfer_reference(bill),
+            payer_name=f"{transfer_reference(bill)} ヤマダタロウ",
+        )
+    return bill
+
+
+def _bought_from_balance(domain: Contract, on: date) -> Bill:
+    """A one-year renewal of `domain` paid from the balance on `on`, which brought it to the
+    expiry date it has now."""
+    assert domain.tld is not None, "a domain has a TLD"
+    earlier = add_months(domain.renewal_date, -12)
+    line = renewal_line(
+        QuotedRenewal(
+            contract=domain,
+            months=12,
+            target_plan=None,
+            price=DOMAIN_PRICES[domain.tld],
+            new_renewal_date=domain.renewal_date,
+            renews_from=earlier,
+        )
+    )
+    bill = create_bill(
+        domain.customer,
+        kind=BillKind.RENEWAL,
+        payment_method=PaymentMethod.BALANCE,
+        applied_on=on,
+        due_date=min(last_renewable_day(earlier), on + timedelta(days=MAX_DAYS_TO_PAY)),
+        lines=[line],
+    )
+    db.session.flush()
+    bill.created_at = _at(on, 11)
+    pay_from_balance(bill, _at(on, 11), NOBODY)
+    db.session.flush()
+    _mails_sent(bill, bill.created_at)
+    return bill
+
+
+def _seed_balance(customer: Customer, today: date) -> None:
+    """About ten weeks of the balance: a bank-transfer deposit, two domains renewed from it, a
+    card deposit that tops it up again to 10,000円, and a statement for each month closed on
+    the way. With the credit limit (10,000円) it reproduces the registrar's two examples: a
+    1,000円 domain (yamada.xyz) leaves 9,000円; a 20,000円 one (yamada.ai, 2 years) takes
+    it to -10,000円, billed at month end."""
+    db.session.flush()  # the account is locked (and re-read) to book each entry
+    days = lambda n: today + timedelta(days=n)  # noqa: E731
+    mail = _domain(customer, "yamada-mail.com", days(330))
+    news = _domain(customer, "yamada-news.jp", days(350))
+    _domain(customer, "yamada.xyz", days(50))
+    _domain(customer, "yamada.ai", days(70))
+    db.session.flush()
+    events = [
+        (days(-70), lambda: _deposit(customer, 10_000, PaymentMethod.BANK_TRANSFER, days(-70))),
+        (days(-40), lambda: _bought_from_balance(mail, days(-40))),
+        (days(-20), lambda: _bought_from_balance(news, days(-20))),
+        (days(-10), lambda: _deposit(customer, 5_170, PaymentMethod.CARD, days(-10))),
+    ]
+    month_end = end_of_month(days(-70))
+    for day, happen in events:
+        while month_end < day:
+            _closed(customer, month_end)
+            month_end = end_of_month(month_end + timedelta(days=1))
+        happen()
+    while month_end < today:
+        _closed(customer, month_end)
+        month_end = end_of_month(month_end + timedelta(days=1))
+
+
+def _closed(customer: Customer, month_end: date) -> None:
+    statement = close_month(customer, month_end)
+    if statement is not None:
+        statement.created_at = _at(month_end, 3)
+
+
 def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     customer = _customer(
-        "demo", "山田 太郎", CustomerKind.INDIVIDUAL, "demo@example.jp", "demo-sub@example.com"
+        "demo",
+        "山田 太郎",
+        CustomerKind.INDIVIDUAL,
+        "demo@example.jp",
+        "demo-sub@example.com",
+        credit_limit=10_000,
     )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
     _server(customer, "yamada-trial.jp", plans["standard"], days(9), is_trial=True)
@@ -380,6 +490,8 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     customer.auto_renewal_months = 12
     shop.auto_renewal = False
 
+    _seed_balance(customer, today)
+
 
 def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
     customer = _customer(
@@ -421,6 +533,25 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
     issued = add_months(server.renewal_date, -12) - timedelta(days=14)
     bill = _past_renewal([(server, 12)], PaymentMethod.BANK_TRANSFER, issued)
     _paid(bill, issued + timedelta(days=3), transfer_reference(bill), payer_name="カ)デモシヨウジ")
+
+    # 10,000円 in the balance (and a credit limit of 100,000円): renewing the server from it
+    # takes it below zero.
+    deposit = start_deposit(
+        customer,
+        10_000,
+        PaymentMethod.BANK_TRANSFER,
+        new_application_token(customer),
+        days(-12),
+    )
+    db.session.flush()
+    deposit.created_at = _at(days(-12), 10)
+    _mails_sent(deposit, deposit.created_at)
+    _paid(
+        deposit,
+        days(-11),
+        transfer_reference(deposit),
+        payer_name=f"{transfer_reference(deposit)} カ)デモシヨウジ",
+    )
 
 
 def seed_demo(today: date) -> bool:

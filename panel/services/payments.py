@@ -28,10 +28,17 @@ from panel.gateways import (
     payment_gateway,
 )
 from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
+from panel.models.balance import LedgerKind
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.payments import UNSETTLED_ATTEMPT_STATES, AttemptState
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
+from panel.services.balance import (
+    credit_paid_bill,
+    debit,
+    lock_account,
+    payable_from_balance,
+)
 from panel.services.billing import (
     bill_no_of_transfer,
     change_bill_status,
@@ -39,6 +46,7 @@ from panel.services.billing import (
     lock_bill,
     queue_payment_mail,
     refuse_past_due,
+    set_payment_method,
 )
 
 Result = TypeVar("Result")
@@ -170,6 +178,7 @@ def apply_payment(
     assert bill is not None, "money that matched no bill is flagged above"
     change_bill_status(bill, BillStatus.PAID, now)
     _extend_contracts(bill)
+    credit_paid_bill(bill, now)
     queue_payment_mail(bill)
     record_event(
         "payment_applied",
@@ -307,7 +316,7 @@ def _record_outcome(
     raise DomainError(reason, field="number", keeps_record=True)
 
 
-def _settle_lost_attempt(bill: Bill, now: datetime, client: Client) -> None:
+def settle_lost_attempt(bill: Bill, now: datetime, client: Client) -> None:
     """Before a new attempt: an earlier one that is no longer in flight (lost in a crash, or a
     3-D Secure challenge the customer left) is settled by making sure at the gateway that it
     never completes, or by applying it if it already did. One still in flight is waited for."""
@@ -339,7 +348,7 @@ def pay_by_card(
     token = gateway.tokenise_card(card, today)  # checks the card; no money moves
     lock_awaiting_bill(bill)
     _require_method(bill, PaymentMethod.CARD)
-    _settle_lost_attempt(bill, now, client)
+    settle_lost_attempt(bill, now, client)
     if bill.status == BillStatus.PAID:
         return Settlement(PaymentOutcome.DUPLICATE)
     attempt_id = _start_attempt(bill, PaymentMethod.CARD, now)
@@ -377,6 +386,56 @@ def pay_by_saved_card(
     except PaymentRefused as refusal:  # a token the gateway no longer knows: nothing was taken
         outcome = ChargeOutcome(ChargeStatus.DECLINED, decline_reason=refusal.message)
     return _record_outcome(attempt_id, outcome, now, client)
+
+
+#: The "provider" of money paid from the account balance: the panel's own ledger.
+BALANCE_PROVIDER = "balance"
+
+
+def _purchase_description(bill: Bill) -> str:
+    items = bill.item_lines
+    what = items[0].description if items else ""
+    more = f" ほか{len(items) - 1}件" if len(items) > 1 else ""
+    return f"お支払 請求No.{bill.bill_no}({what}{more})"
+
+
+def pay_from_balance(bill: Bill, now: datetime, client: Client) -> PaymentOutcome:
+    """Pay `bill` from the account balance, at once: the balance debited once for the bill
+    (down to minus the credit limit, never further), the bill paid through `apply_payment`
+    like any payment (contracts extended, the お支払確認 e-mail). Refused, with nothing
+    changed, when 現在利用できる金額 does not cover the bill.
+
+    The account is locked before the bill, so payments from one balance queue up and each
+    sees what the one before took. A card payment of the bill still in flight is waited for;
+    one lost (or a 3-D Secure challenge left open) is first made sure never to complete."""
+    if not payable_from_balance(bill):
+        raise DomainError("このご請求はアカウント残高ではお支払いいただけません。")
+    settle_lost_attempt(bill, now, client)
+    customer = lock_account(bill.customer)
+    lock_awaiting_bill(bill)
+    if unsettled_attempt(bill) is not None:
+        raise DomainError(PAYMENT_IN_PROGRESS)
+    refuse_past_due(bill, today_in_japan(now))
+    set_payment_method(bill, PaymentMethod.BALANCE)
+    db.session.flush()
+    debit(
+        customer,
+        kind=LedgerKind.PURCHASE,
+        cause=f"bill:{bill.bill_no}",
+        amount=bill.total,
+        description=_purchase_description(bill),
+        now=now,
+        bill=bill,
+    )
+    money = ReceivedMoney(
+        provider=BALANCE_PROVIDER,
+        event_id=f"bill:{bill.bill_no}",
+        method=PaymentMethod.BALANCE,
+        amount=bill.total,
+        received_at=now,
+        reference=bill.bill_no,
+    )
+    return apply_payment(bill, money, now, client)
 
 
 def _latest_attempt(bill: Bill, method: PaymentMethod) -> PaymentAttempt | None:

@@ -9,6 +9,7 @@ def register_views(app: Flask) -> None:
     from panel.views import (
         auth,
         auto_renewal,
+        balance,
         bills,
         dashboard,
         payments,
@@ -28,6 +29,7 @@ def register_views(app: Flask) -> None:
         renewal.bp,
         auto_renewal.bp,
         bills.bp,
+        balance.bp,
         settings.bp,
         security.bp,
         users.bp,

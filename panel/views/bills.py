@@ -27,8 +27,9 @@ from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
 from panel.gateways import CardDetails, payment_gateway
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
-from panel.models.bills import BillStatus
+from panel.models.bills import BillKind, BillStatus
 from panel.models.types import utc_now
+from panel.services.balance import account_balance, payable_from_balance, price_from_balance
 from panel.services.billing import (
     bill_history,
     cancel_bill,
@@ -36,6 +37,7 @@ from panel.services.billing import (
     list_bills,
     record_transfer_notice,
     resend_bill_mail,
+    switchable_methods,
     transfer_reference,
 )
 from panel.services.documents import (
@@ -52,6 +54,7 @@ from panel.services.payments import (
     current_store_payment,
     issue_store_payment,
     pay_by_card,
+    pay_from_balance,
     start_paypal_payment,
     unsettled_attempt,
 )
@@ -76,6 +79,11 @@ TABS = (
     (BillStatus.CANCELLED, labels.BILL_STATUS[BillStatus.CANCELLED]),
 )
 
+#: What a paid bill's money did, by what the bill is for.
+APPLIED_MESSAGES: dict[str, str] = {
+    BillKind.DEPOSIT: "お支払が完了しました。アカウント残高に反映しました。",
+    BillKind.MONTH_END: "お支払が完了しました。アカウント残高に反映しました。",
+}
 PAYMENT_MESSAGES = {
     PaymentOutcome.APPLIED: "お支払が完了しました。ご契約に反映しました。",
     PaymentOutcome.DUPLICATE: "このご請求のお支払は完了しています。",
@@ -83,6 +91,12 @@ PAYMENT_MESSAGES = {
         "入金を受け付けましたが、ご請求に反映できませんでした。担当者が確認してご連絡します。"
     ),
 }
+
+
+def _payment_message(bill: Bill, outcome: PaymentOutcome) -> str:
+    if outcome == PaymentOutcome.APPLIED and bill.kind in APPLIED_MESSAGES:
+        return APPLIED_MESSAGES[bill.kind]
+    return PAYMENT_MESSAGES[outcome]
 
 
 @bp.get("")
@@ -128,6 +142,11 @@ def _render_bill(
     today = today_in_japan()
     gateway = payment_gateway()
     notice_form = notice_form or _fresh(TransferNoticeForm).default_for(today, bill.total)
+    method_form = method_form or _fresh(PaymentMethodForm, method=bill.payment_method)
+    method_form.method.choices = [
+        (method, labels.PAYMENT_METHOD[method]) for method in switchable_methods(bill)
+    ]
+    from_balance = payable_from_balance(bill)
     return render_page_or_partial(
         "bills/detail.html",
         "bills/_bill.html",
@@ -141,7 +160,9 @@ def _render_bill(
         stores=gateway.stores,
         history=bill_history(bill),
         paper_request=paper_invoice_request(bill),
-        method_form=method_form or _fresh(PaymentMethodForm, method=bill.payment_method),
+        method_form=method_form,
+        balance=account_balance(bill.customer) if from_balance else None,
+        balance_price=price_from_balance(bill) if from_balance else None,
         card_form=card_form or _fresh(CardForm),
         attempt=unsettled_attempt(bill),
         notice_form=notice_form,
@@ -247,7 +268,7 @@ def _settled(bill: Bill, settlement: Settlement):
     if settlement.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED:
         assert settlement.action_url, "the gateway names the page to authenticate on"
         return redirect_to(settlement.action_url)
-    return _done(bill, message=PAYMENT_MESSAGES[settlement.outcome])
+    return _done(bill, message=_payment_message(bill, settlement.outcome))
 
 
 @bp.post("/<bill_no>/pay/card")
@@ -262,6 +283,16 @@ def pay_card(bill_no: str):
         return pay_by_card(bill, card, return_url, today_in_japan(), utc_now(), current_client())
 
     return _act_with_form(_load_bill(bill_no), form, pay, answer=_settled, card_form=form)
+
+
+@bp.post("/<bill_no>/pay/balance")
+@roles_required(*BILL_PAYERS)
+def pay_balance(bill_no: str):
+    def pay(bill: Bill) -> str:
+        pay_from_balance(bill, utc_now(), current_client())
+        return "アカウント残高からお支払いしました。ご契約に反映しました。"
+
+    return _act(_load_bill(bill_no), pay)
 
 
 @bp.get("/<bill_no>/pay/card/return")
@@ -279,7 +310,7 @@ def card_return(bill_no: str):
     elif settlement.outcome == PaymentOutcome.AUTHENTICATION_REQUIRED:
         flash("本人認証(3-Dセキュア)が完了していません。お支払は完了していません。", "error")
     else:
-        flash(PAYMENT_MESSAGES[settlement.outcome], "success")
+        flash(_payment_message(bill, settlement.outcome), "success")
     return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 
@@ -314,7 +345,7 @@ def paypal_return(bill_no: str):
     if refusal is not None:
         flash(refusal.message, "error")
     else:
-        flash(PAYMENT_MESSAGES[settlement.outcome], "success")
+        flash(_payment_message(bill, settlement.outcome), "success")
     return redirect(url_for("bills.detail", bill_no=bill.bill_no))
 
 

@@ -1,6 +1,6 @@
 """ご契約更新・プラン変更: pick, see the price live, confirm, apply."""
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 
 from panel import labels
@@ -9,7 +9,10 @@ from panel.errors import refusal_page
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
-from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
+from panel.models.bills import PaymentMethod
+from panel.models.types import utc_now
+from panel.services.balance import account_balance, quote_price_from_balance
+from panel.services.billing import APPLICATION_PAYMENT_METHODS, CONVENIENCE_STORE_FEE
 from panel.services.documents import render_quote
 from panel.services.renewal.application import (
     apply_renewal,
@@ -20,6 +23,7 @@ from panel.services.renewal.page import plan_renewal_page
 from panel.services.renewal.pricing import Selection, period_label, quote_renewal
 from panel.transactions import call_service
 from panel.views.permissions import roles_required
+from panel.views.requests import current_client
 from panel.views.responses import pdf_response
 
 bp = Blueprint("renewal", __name__, url_prefix="/renewal")
@@ -90,8 +94,10 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         "renewal/_confirm_summary.html",
         quote=quote,
         form=form,
-        payment_methods=[(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
+        payment_methods=[(m, labels.PAYMENT_METHOD[m]) for m in APPLICATION_PAYMENT_METHODS],
         convenience_store_fee=CONVENIENCE_STORE_FEE,
+        balance=account_balance(customer),
+        balance_price=quote_price_from_balance(quote),
         application_token=new_application_token(customer),
         error=error,
     )
@@ -137,8 +143,12 @@ def apply():
             form.payment_method or "",
             form.application_token,
             today_in_japan(),
+            now=utc_now(),
+            client=current_client(),
         )
     )
     if refusal is not None:
         return _confirm_page(form, error=refusal.message)
+    if bill.payment_method == PaymentMethod.BALANCE:
+        flash("アカウント残高からお支払いしました。ご契約に反映しました。", "success")
     return redirect_to(url_for("bills.detail", bill_no=bill.bill_no))

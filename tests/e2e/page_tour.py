@@ -22,9 +22,12 @@ from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import AUTHENTICATED_CARD
 from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
-from panel.models.bills import BillStatus, PaymentMethod
+from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.customers import Role
+from panel.services.balance import start_deposit
+from panel.services.billing import create_bill, new_application_token
 from panel.services.demo import DEMO_PASSWORD, seed_demo
+from panel.services.month_end import settlement_due_date, settlement_line
 from tests import factories
 
 OWNER = "demo"
@@ -112,7 +115,9 @@ def _awaiting(bills: list[Bill], method: str) -> Bill:
     return next(
         bill
         for bill in bills
-        if bill.status == BillStatus.AWAITING_PAYMENT and bill.payment_method == method
+        if bill.status == BillStatus.AWAITING_PAYMENT
+        and bill.payment_method == method
+        and bill.kind == BillKind.RENEWAL
     )
 
 
@@ -129,6 +134,17 @@ def prepare_tour() -> list[Visit]:
         (PaymentMethod.CONVENIENCE_STORE, "yamada-shop.jp"),
     ):
         factories.renewal_bill(demo, _server(demo, contract), method=method, today=today)
+    # A deposit awaiting its card payment, and a month-end bill of a negative balance.
+    start_deposit(demo, 30_000, PaymentMethod.CARD, new_application_token(demo), today)
+    month_end = today.replace(day=1) - timedelta(days=1)
+    create_bill(
+        demo,
+        kind=BillKind.MONTH_END,
+        payment_method=PaymentMethod.BANK_TRANSFER,
+        applied_on=month_end,
+        due_date=settlement_due_date(month_end),
+        lines=[settlement_line(month_end, -4_350, 4_350)],
+    )
     factories.sub_user(demo, BILLING, Role.BILLING, PASSWORD)
     factories.sub_user(demo, TECHNICAL, Role.TECHNICAL, PASSWORD)
     factories.sub_user(demo, READ_ONLY, Role.READ_ONLY, PASSWORD)
@@ -276,6 +292,33 @@ def prepare_tour() -> list[Visit]:
             f"/bills/{transfer.bill_no}",
             "ご請求の詳細",
             shows="お支払のお手続きは、管理者または請求担当の方が行えます。",
+        ),
+        Visit("請求書/残高", OWNER, "/balance", "請求書/残高", shows='id="account-balance"'),
+        Visit(
+            "請求書/残高(入金額の入力なし)",
+            OWNER,
+            "/balance",
+            "請求書/残高",
+            shows="入金額を入力してください。",
+            post="/balance/deposit",
+            fields=lambda page: {
+                "application_token": hidden_value(page, "application_token"),
+                "method": "card",
+            },
+        ),
+        Visit(
+            "請求書/残高(閲覧のみ)",
+            READ_ONLY,
+            "/balance",
+            "請求書/残高",
+            shows="入金のお手続きは、管理者または請求担当の方が行えます。",
+        ),
+        Visit(
+            "請求書/残高(履歴の2ページ目)",
+            OWNER,
+            "/balance?page=2",
+            "請求書/残高",
+            shows="このページには履歴がありません。",
         ),
         Visit("会員登録情報変更", OWNER, "/settings/profile", "会員登録情報変更"),
         Visit(

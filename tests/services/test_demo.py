@@ -5,9 +5,11 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import (
+    BalanceStatement,
     Bill,
     Contract,
     Customer,
+    LedgerEntry,
     OutboxMail,
     Payment,
     Plan,
@@ -18,7 +20,8 @@ from panel.models.bills import BillStatus
 from panel.services.audit import Client
 from panel.services.auth import authenticate
 from panel.services.auto_renewal import auto_renewal_page
-from panel.services.billing import CUSTOMER_PAYMENT_METHODS
+from panel.services.balance import account_balance, ledger_sum
+from panel.services.billing import APPLICATION_PAYMENT_METHODS, CUSTOMER_PAYMENT_METHODS
 from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
 
@@ -107,7 +110,7 @@ def test_the_demo_bills_cover_every_status_and_method_with_a_transfer_notice(tod
     assert {bill.status for bill in bills} == set(BillStatus)
     assert {bill.payment_method for bill in bills} >= set(CUSTOMER_PAYMENT_METHODS)
     paid_methods = {bill.payment_method for bill in bills if bill.status == BillStatus.PAID}
-    assert paid_methods == set(CUSTOMER_PAYMENT_METHODS)
+    assert paid_methods == set(APPLICATION_PAYMENT_METHODS)
     assert db.session.scalar(select(func.count()).select_from(TransferNotice)) >= 1
     # Every paid bill has its payment, and left its contracts where the demo put them.
     assert db.session.scalar(select(func.count()).select_from(Payment)) == len(
@@ -138,3 +141,35 @@ def test_the_individual_demo_has_auto_renewal_on_with_a_sandbox_card():
     assert reasons["yamada-shop.jp"] and "OFF" in reasons["yamada-shop.jp"]
     assert reasons["yamada-blog.com"] is None and reasons["yamada-photo.net"] is None
     assert page.next_charge_on is not None and not page.card_expires_first
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2028, 2, 29), date(2026, 12, 31)])
+def test_the_individual_demo_has_a_balance_history_and_10000_yen_as_the_examples_start(today):
+    _seed(today)
+    demo = _customer("demo")
+    balance = account_balance(demo)
+    assert (balance.balance, balance.credit_limit) == (10_000, 10_000)
+    assert ledger_sum(demo) == 10_000
+    entries = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.customer_id == demo.id).order_by(LedgerEntry.id)
+    ).all()
+    assert [entry.kind for entry in entries] == ["deposit", "purchase", "purchase", "deposit"]
+    assert all(entry.created_at.date() < today for entry in entries)
+    statements = db.session.scalars(
+        select(BalanceStatement).where(BalanceStatement.customer_id == demo.id)
+    ).all()
+    assert len(statements) >= 2
+    # The examples' domains: 1,000円 a year, and 10,000円 a year renewed for 2 years.
+    prices = {
+        row.contract.name: row.contract.tld
+        for row in list_contracts(demo, today)
+        if row.contract.is_domain
+    }
+    assert prices["yamada.xyz"] == "xyz" and prices["yamada.ai"] == "ai"
+
+
+def test_the_corporate_demo_can_pay_into_a_negative_balance():
+    _seed()
+    corporate = _customer("demo-corp")
+    balance = account_balance(corporate)
+    assert balance.balance == 10_000 and balance.available == 110_000

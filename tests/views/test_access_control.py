@@ -1,7 +1,7 @@
 """Access control for every route of the URL map, against the table in docs/roles.md: who may
 open what, another customer's object IDs, and the CSRF token on every POST."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -55,6 +55,7 @@ OBJECT_IDS = {
     "network_id": lambda account: account.network.id,
     "user_id": lambda account: account.users[Role.READ_ONLY].id,
     "contract_id": lambda account: account.server.id,
+    "statement_id": lambda account: account.statement.id,
     # The sandbox's 3-D Secure page is the card company's: it belongs to no account.
     "challenge": lambda account: "no-such-challenge",
 }
@@ -73,8 +74,14 @@ def _account(member_id: str, plan) -> SimpleNamespace:
         if role != Role.OWNER
     }
     bill = factories.renewal_bill(customer, server)
+    statement = factories.balance_statement(customer, date(2026, 10, 31))
     return SimpleNamespace(
-        customer=customer, users=users, bill=bill, network=network, server=server
+        customer=customer,
+        users=users,
+        bill=bill,
+        network=network,
+        server=server,
+        statement=statement,
     )
 
 

@@ -396,13 +396,13 @@ def test_utf8_in_a_header_is_no_control_character(client):
 
 
 @pytest.mark.parametrize("page", ["99999999999999999999", "0", "-1", "abc", "1e3", "²", "１"])
-@pytest.mark.parametrize("path", ["/bills", "/settings/security"])
+@pytest.mark.parametrize("path", ["/bills", "/balance", "/settings/security"])
 def test_a_page_number_that_is_not_one_is_a_404(owner, path, page):
     response = owner.get(f"{path}?page={urllib.parse.quote(page)}")
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/bills", "/settings/security"])
+@pytest.mark.parametrize("path", ["/bills", "/balance", "/settings/security"])
 def test_a_page_past_the_end_is_still_answered(owner, path):
     assert owner.get(f"{path}?page=999999").status_code == 200
 
@@ -429,3 +429,4 @@ def test_a_huge_id_in_the_url_is_a_404(owner):
         "/settings/login-addresses/99999999999999999999/delete",
     ):
         assert owner.post(path, data={"csrf_token": token}).status_code == 404
+    assert owner.get("/balance/statements/99999999999999999999.pdf").status_code == 404

@@ -1,40 +1,26 @@
 """Applying a renewal: the one bill awaiting payment that a confirmed selection makes."""
 
-import hashlib
-import hmac
-import secrets
-from datetime import date
+from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import Bill, Customer
-from panel.models.bills import BillKind
+from panel.models.bills import BillKind, PaymentMethod
 from panel.refusals import DomainError
-from panel.services.billing import CUSTOMER_PAYMENT_METHODS, create_bill, queue_bill_mail
+from panel.services.audit import Client
+from panel.services.billing import (
+    APPLICATION_PAYMENT_METHODS,
+    EXPIRED_FORM,
+    create_bill,
+    new_application_token,
+    queue_bill_mail,
+    refuse_foreign_token,
+)
+from panel.services.payments import pay_from_balance
 from panel.services.renewal.pricing import RenewalQuote, Selection, quote_renewal
 
-EXPIRED_FORM = "ページの有効期限が切れました。もう一度お試しください。"
-
-
-def _signature(customer: Customer, nonce: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    message = f"renewal-application:{customer.id}:{nonce}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-
-def new_application_token(customer: Customer) -> str:
-    """The token of one confirm form, made by the server for this customer: applying twice
-    with it makes one bill, and no other customer's token (nor a made-up one) is accepted."""
-    nonce = secrets.token_urlsafe(12)
-    return f"{nonce}.{_signature(customer, nonce)}"
-
-
-def _refuse_foreign_token(customer: Customer, token: str) -> None:
-    nonce, _, signature = token.partition(".")
-    if not hmac.compare_digest(signature, _signature(customer, nonce)):
-        raise DomainError(EXPIRED_FORM)
+__all__ = ["EXPIRED_FORM", "apply_renewal", "new_application_token", "refusal_summary"]
 
 
 def refusal_summary(quote: RenewalQuote) -> str:
@@ -53,15 +39,20 @@ def apply_renewal(
     payment_method: str,
     application_token: str,
     today: date,
+    *,
+    now: datetime | None = None,
+    client: Client | None = None,
 ) -> Bill:
-    """Create the one bill, awaiting payment, for the selection, and queue its e-mail.
+    """Create the one bill, awaiting payment, for the selection, and queue its e-mail. Paid
+    from the account balance, the bill is paid at once (`now`, by `client`), or the whole
+    application is refused when 現在利用できる金額 does not cover it.
 
     The account is locked first (PostgreSQL; SQLite serialises every writer), so applications
     of one customer run one at a time: the same confirm form submitted twice finds the bill the
     first submission made, and two applications for one contract can't both pass the "already
     on a bill" check."""
-    _refuse_foreign_token(customer, application_token)
-    if payment_method not in CUSTOMER_PAYMENT_METHODS:
+    refuse_foreign_token(customer, application_token)
+    if payment_method not in APPLICATION_PAYMENT_METHODS:
         raise DomainError("お支払方法を選択してください。", field="payment_method")
     if not selections:
         raise DomainError("更新するご契約を選択してください。")
@@ -87,5 +78,9 @@ def apply_renewal(
     )
     bill.application_token = application_token
     db.session.flush()
-    queue_bill_mail(bill)
+    if payment_method == PaymentMethod.BALANCE:
+        assert now is not None and client is not None, "paying now needs the time and the client"
+        pay_from_balance(bill, now, client)
+    else:
+        queue_bill_mail(bill)
     return bill
