@@ -1,7 +1,7 @@
 """balance: the append-only ledger and the monthly statements
 
 Revision ID: d16b2dbc1675
-Revises: 7a3e5c2d9b14
+Revises: 06592717e876
 Create Date: 2026-11-22 07:15:04.185874
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "d16b2dbc1675"
-down_revision = "7a3e5c2d9b14"
+down_revision = "06592717e876"
 branch_labels = None
 depends_on = None
 
