@@ -10,7 +10,8 @@ from wtforms.validators import AnyOf, InputRequired, Length, Regexp
 
 from panel import labels
 from panel.forms import PanelForm
-from panel.services.billing import CUSTOMER_PAYMENT_METHODS
+from panel.models.bills import BillKind
+from panel.services.billing import CUSTOMER_PAYMENT_METHODS, MONTH_END_PAYMENT_METHODS
 
 
 def normalised(value: str | None) -> str | None:
@@ -63,6 +64,25 @@ class PaymentMethodForm(PanelForm):
             AnyOf(list(CUSTOMER_PAYMENT_METHODS), message="お支払方法を選択してください。"),
         ],
     )
+
+
+class MonthEndPaymentMethodForm(PanelForm):
+    """A month-end bill's method: bank transfer, or direct debit from the registered account."""
+
+    method = RadioField(
+        "お支払方法",
+        choices=[SelectChoice(m, labels.PAYMENT_METHOD[m]) for m in MONTH_END_PAYMENT_METHODS],
+        validate_choice=False,
+        validators=[
+            InputRequired("お支払方法を選択してください。"),
+            AnyOf(list(MONTH_END_PAYMENT_METHODS), message="お支払方法を選択してください。"),
+        ],
+    )
+
+
+def payment_method_form_class(kind: str) -> type[PaymentMethodForm | MonthEndPaymentMethodForm]:
+    """The method form for a bill of `kind`."""
+    return MonthEndPaymentMethodForm if kind == BillKind.MONTH_END else PaymentMethodForm
 
 
 EXPIRY = re.compile(r"^(0[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})$")

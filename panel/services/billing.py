@@ -27,6 +27,7 @@ from panel.models import (
 )
 from panel.models.bills import (
     STANDARD_TAX_RATE,
+    BillKind,
     BillLineKind,
     BillStatus,
     PaymentMethod,
@@ -46,6 +47,9 @@ CUSTOMER_PAYMENT_METHODS = (
     PaymentMethod.BANK_TRANSFER,
     PaymentMethod.CONVENIENCE_STORE,
 )
+#: How a month-end bill (月末締め) may be paid: bank transfer, or direct debit (口座振替) from
+#: the account the customer registered.
+MONTH_END_PAYMENT_METHODS = (PaymentMethod.BANK_TRANSFER, PaymentMethod.DIRECT_DEBIT)
 #: Bills on one page of the bill list.
 BILLS_PER_PAGE = 20
 #: The bill e-mail can be sent again once this long after the last one.
@@ -88,6 +92,7 @@ class LineDraft:
     target_plan_id: int | None = None
     period_start: date | None = None
     period_end: date | None = None
+    purchased_on: date | None = None
 
 
 def create_bill(
@@ -168,8 +173,23 @@ def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str)
     )
 
 
+def queue_bill_notice(bill: Bill, kind: str, subject: str, template: str) -> OutboxMail:
+    """A mail about `bill` with what paying it takes: the bank account, the customer number
+    for a transfer, and the link to the bill."""
+    return _queue_bill_related_mail(bill, kind, subject, template)
+
+
 def queue_bill_mail(bill: Bill) -> OutboxMail:
     """The bill e-mail (ご請求メール): lines, total, due date, what to do, a link to the bill."""
+    if bill.kind == BillKind.MONTH_END:
+        closing = bill.applied_on
+        return _queue_bill_related_mail(
+            bill,
+            BILL_MAIL_KIND,
+            f"【ご請求】請求No.{bill.bill_no} {closing.year}年{closing.month}月分 ご利用料金"
+            "(月末締め)",
+            "mail/month_end_bill.txt",
+        )
     return _queue_bill_related_mail(
         bill,
         BILL_MAIL_KIND,
@@ -415,14 +435,42 @@ def change_bill_status(bill: Bill, status: BillStatus, now: datetime) -> None:
         refuse_unless_awaiting(bill)
 
 
-def change_payment_method(bill: Bill, method: str) -> Bill:
-    """Pay `bill` another way: the convenience-store fee line comes or goes with the method."""
-    if method not in CUSTOMER_PAYMENT_METHODS:
+def payment_methods_for(bill: Bill) -> tuple[str, ...]:
+    """The methods the customer may choose for `bill`: a month-end bill is paid by bank
+    transfer or direct debit, any other bill by the methods of the renewal page."""
+    if bill.kind == BillKind.MONTH_END:
+        return MONTH_END_PAYMENT_METHODS
+    return CUSTOMER_PAYMENT_METHODS
+
+
+def refuse_direct_debit(bill: Bill, today: date) -> None:
+    """口座振替 is collected on the due date by the daily job: it needs a registered account,
+    and is chosen at the latest the day before."""
+    if bill.customer.direct_debit_token is None:
+        raise DomainError(
+            "口座振替をご利用いただくには、先に「口座振替の登録」で口座を登録してください。",
+            field="method",
+        )
+    if today >= bill.due_date:
+        raise DomainError(
+            "口座振替はお支払期限日に引き落とすため、お支払期限日の前日までにお選びください。"
+            "お振込みでお支払いください。",
+            field="method",
+        )
+
+
+def change_payment_method(bill: Bill, method: str, today: date | None = None) -> Bill:
+    """Pay `bill` another way: the convenience-store fee line comes or goes with the method.
+    `today` is needed to choose direct debit (collected on the due date)."""
+    if method not in payment_methods_for(bill):
         raise DomainError("お支払方法を選択してください。", field="method")
     lock_awaiting_bill(bill)
     refuse_while_paying(bill)
     if method == bill.payment_method:
         return bill
+    if method == PaymentMethod.DIRECT_DEBIT:
+        assert today is not None, "choosing direct debit depends on the day"
+        refuse_direct_debit(bill, today)
     for line in [line for line in bill.lines if line.kind == BillLineKind.CONVENIENCE_STORE_FEE]:
         bill.lines.remove(line)
     db.session.flush()
@@ -469,7 +517,12 @@ def record_transfer_notice(
 
 def _cancel(bill: Bill, now: datetime) -> None:
     """The bill cancelled, its contracts left as they are: only while it awaits payment and no
-    money for it is on its way through the gateway."""
+    money for it is on its way through the gateway. A month-end bill asks for what was already
+    used (purchases on account, a negative balance): there is no application to withdraw."""
+    if bill.kind == BillKind.MONTH_END:
+        raise DomainError(
+            "月末締めのご請求は、すでにご利用いただいた料金のご請求のため取り消せません。"
+        )
     lock_awaiting_bill(bill)
     refuse_while_paying(bill)
     change_bill_status(bill, BillStatus.CANCELLED, now)

@@ -1,16 +1,25 @@
 """ご契約更新・プラン変更: pick, see the price live, confirm, apply."""
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 
 from panel import labels
 from panel.dates import today_in_japan
 from panel.errors import refusal_page
+from panel.filters import japanese_date
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
+from panel.models.on_account import ON_ACCOUNT
+from panel.models.types import utc_now
 from panel.services.billing import CONVENIENCE_STORE_FEE, CUSTOMER_PAYMENT_METHODS
 from panel.services.documents import render_quote
+from panel.services.on_account import (
+    buy_on_account,
+    buys_on_account,
+    closing_day,
+    month_end_due_date,
+)
 from panel.services.renewal.application import (
     apply_renewal,
     new_application_token,
@@ -20,6 +29,7 @@ from panel.services.renewal.page import plan_renewal_page
 from panel.services.renewal.pricing import Selection, period_label, quote_renewal
 from panel.transactions import call_service
 from panel.views.permissions import roles_required
+from panel.views.requests import current_client
 from panel.views.responses import pdf_response
 
 bp = Blueprint("renewal", __name__, url_prefix="/renewal")
@@ -85,12 +95,19 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         return _selection_page(form, error=refusal_summary(quote))
     if not quote.renewals:
         return _selection_page(form, error="更新するご契約を選択してください。")
+    # 請求書払い is offered only to those who may use it; the service refuses it to others.
+    methods = [ON_ACCOUNT] if buys_on_account(customer) else []
+    closing = closing_day(today_in_japan())
     return render_page_or_partial(
         "renewal/confirm.html",
         "renewal/_confirm_summary.html",
         quote=quote,
         form=form,
-        payment_methods=[(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
+        payment_methods=[
+            (m, labels.PURCHASE_METHOD[m]) for m in [*methods, *CUSTOMER_PAYMENT_METHODS]
+        ],
+        on_account_closing=closing,
+        on_account_due_date=month_end_due_date(closing),
         convenience_store_fee=CONVENIENCE_STORE_FEE,
         application_token=new_application_token(customer),
         error=error,
@@ -129,6 +146,8 @@ def quote_pdf():
 @roles_required(*APPLYING_ROLES)
 def apply():
     form = RenewalForm.read(request.form)
+    if form.payment_method == ON_ACCOUNT:
+        return _buy_on_account(form)
     bill, refusal = call_service(
         lambda: apply_renewal(
             current_user.customer,
@@ -142,3 +161,30 @@ def apply():
     if refusal is not None:
         return _confirm_page(form, error=refusal.message)
     return redirect_to(url_for("bills.detail", bill_no=bill.bill_no))
+
+
+def _buy_on_account(form: RenewalForm):
+    """請求書払い: the contracts are renewed at once, and the purchase waits for the month-end
+    bill; the bill list shows this month's purchases."""
+    purchases, refusal = call_service(
+        lambda: buy_on_account(
+            current_user.customer,
+            _selections(form),
+            form.month_end,
+            form.application_token,
+            today_in_japan(),
+            utc_now(),
+            current_user,
+            current_client(),
+        )
+    )
+    if refusal is not None:
+        return _confirm_page(form, error=refusal.message)
+    closing = closing_day(purchases[0].purchased_on)
+    flash(
+        "請求書払いでお申込を承り、ご契約を更新しました。"
+        f"{closing.month}月のご利用分は月末締めのご請求書にまとめてご請求します"
+        f"(お支払期限日: {japanese_date(month_end_due_date(closing))})。",
+        "success",
+    )
+    return redirect_to(url_for("bills.index"))

@@ -31,7 +31,8 @@ def new_application_token(customer: Customer) -> str:
     return f"{nonce}.{_signature(customer, nonce)}"
 
 
-def _refuse_foreign_token(customer: Customer, token: str) -> None:
+def refuse_foreign_token(customer: Customer, token: str) -> None:
+    """A confirm form's token the server did not make for this customer is an expired page."""
     nonce, _, signature = token.partition(".")
     if not hmac.compare_digest(signature, _signature(customer, nonce)):
         raise DomainError(EXPIRED_FORM)
@@ -60,7 +61,7 @@ def apply_renewal(
     of one customer run one at a time: the same confirm form submitted twice finds the bill the
     first submission made, and two applications for one contract can't both pass the "already
     on a bill" check."""
-    _refuse_foreign_token(customer, application_token)
+    refuse_foreign_token(customer, application_token)
     if payment_method not in CUSTOMER_PAYMENT_METHODS:
         raise DomainError("お支払方法を選択してください。", field="payment_method")
     if not selections:
