@@ -83,6 +83,7 @@ AUDIT_EVENT: dict[str, str] = {
     "auto_renewal_card_removed": "自動更新のクレジットカードの削除",
     "auto_renewal_declined": "自動更新のクレジットカード決済の失敗",
     "on_account_purchase": "請求書払いでのお申込",
+    "invoice_terms_changed": "請求書払いの開始・終了",
     "direct_debit_registered": "口座振替の口座の登録",
     "direct_debit_replaced": "口座振替の口座の変更",
     "direct_debit_removed": "口座振替の口座の削除",

@@ -2,17 +2,20 @@
 to the day it runs, so every contract status shows whenever the demo is set up."""
 
 from datetime import date, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
 from panel.dates import JAPAN, add_months
 from panel.extensions import db
 from panel.gateways import CardDetails, CardToken, payment_gateway
+from panel.gateways.sandbox import sandbox_gateway
 from panel.models import (
     Bill,
     Contract,
     Customer,
     DomainPrice,
+    OnAccountPurchase,
     OutboxMail,
     Plan,
     PlanPrice,
@@ -34,6 +37,8 @@ from panel.services.billing import (
     transfer_reference,
 )
 from panel.services.contracts import last_renewable_day
+from panel.services.direct_debit import complete_registration, customer_ref
+from panel.services.on_account import bill_month_end, last_closed_month
 from panel.services.payments import ReceivedMoney, apply_payment, issue_store_payment
 from panel.services.renewal.application import apply_renewal, new_application_token
 from panel.services.renewal.pricing import (
@@ -421,6 +426,88 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
     issued = add_months(server.renewal_date, -12) - timedelta(days=14)
     bill = _past_renewal([(server, 12)], PaymentMethod.BANK_TRANSFER, issued)
     _paid(bill, issued + timedelta(days=3), transfer_reference(bill), payer_name="カ)デモシヨウジ")
+    _seed_invoice_terms(customer, today)
+
+
+def _past_purchase(contract: Contract, months: int, on: date, token: str) -> None:
+    """A purchase on account of the past: it brought the contract to the renewal date it has
+    now (it was applied when bought)."""
+    assert contract.tld is not None, "the demo buys domains on account"
+    line = renewal_line(
+        QuotedRenewal(
+            contract=contract,
+            months=months,
+            target_plan=None,
+            price=DOMAIN_PRICES[contract.tld] * (months // 12),
+            new_renewal_date=contract.renewal_date,
+            renews_from=add_months(contract.renewal_date, -months),
+        )
+    )
+    db.session.add(
+        OnAccountPurchase(
+            customer=contract.customer,
+            purchased_on=on,
+            application_token=token,
+            position=1,
+            user_id=contract.customer.users[0].id,
+            kind=line.kind,
+            description=line.description,
+            amount=line.amount,
+            tax_rate=line.tax_rate,
+            contract_id=contract.id,
+            period_months=line.period_months,
+            new_renewal_date=line.new_renewal_date,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            created_at=_at(on, 11),
+        )
+    )
+
+
+def _seed_invoice_terms(customer: Customer, today: date) -> None:
+    """demo-corp is on invoice terms (請求書払い, 月末締め翌月末払い), with its contact person: a
+    bank account registered for direct debit through the sandbox's form, last month's bill
+    awaiting collection from it at the end of this month, and this month's purchases on
+    account, which `jobs daily` bills on the 1st of next month."""
+    customer.invoice_terms = True
+    customer.contact_name = "経理部 田中 一郎"
+    db.session.flush()
+    owner = customer.users[0]
+    last_closing = last_closed_month(today)
+    registered_on = last_closing.replace(day=1)
+    back = sandbox_gateway().register_bank_account(
+        {"customer_ref": customer_ref(customer), "return_url": "/settings/direct-debit/return"},
+        bank_name="三井住友銀行",
+        branch_name="本店",
+        account_type="ordinary",
+        account_number="1234567",
+        holder_kana="カ)デモシヨウジ",
+    )
+    result = parse_qs(urlsplit(back).query)["result"][0]
+    complete_registration(customer, result, _at(registered_on, 10), owner, NOBODY)
+
+    domains = {
+        contract.name: contract
+        for contract in db.session.scalars(
+            select(Contract).where(
+                Contract.customer_id == customer.id, Contract.kind == ContractKind.DOMAIN
+            )
+        )
+    }
+    _past_purchase(domains["demo-corp.biz"], 12, last_closing.replace(day=5), "demo-last-1")
+    _past_purchase(domains["demo-corp.jp"], 12, last_closing.replace(day=20), "demo-last-2")
+    db.session.flush()
+    bill = bill_month_end(customer.id, last_closing)
+    assert bill is not None, "last month's purchases make a bill"
+    db.session.flush()
+    bill.created_at = _at(today.replace(day=1), 6)
+    _mails_sent(bill, bill.created_at)
+
+    first = today.replace(day=1)
+    _past_purchase(domains["demo-corp.com"], 12, first, "demo-this-1")
+    _past_purchase(
+        domains["demo-corp.net"], 24, min(first + timedelta(days=9), today), "demo-this-2"
+    )
 
 
 def seed_demo(today: date) -> bool:

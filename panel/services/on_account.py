@@ -295,3 +295,21 @@ def tell_month_end_overdue(bill: Bill) -> None:
         f"【お支払のお願い】請求No.{bill.bill_no} お支払期限日を過ぎています",
         "mail/month_end_overdue.txt",
     )
+
+
+def set_invoice_terms(customer: Customer, enabled: bool, now: datetime, client: Client) -> bool:
+    """Staff put a company on invoice terms, or take it off them (purchases already made are
+    still billed at month end). Individuals cannot be. Whether anything changed."""
+    if enabled and not customer.is_corporate:
+        raise DomainError("請求書払いは法人のお客様だけがご利用いただけます。")
+    if customer.invoice_terms == enabled:
+        return False
+    customer.invoice_terms = enabled
+    record_event(
+        "invoice_terms_changed",
+        client,
+        customer=customer,
+        detail="請求書払い: " + ("開始" if enabled else "終了"),
+        at=now,
+    )
+    return True

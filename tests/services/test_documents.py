@@ -240,7 +240,7 @@ def test_no_quote_for_an_individual(plans):
 
 
 def test_a_paper_invoice_is_queued_once(plans):
-    customer = factories.customer()
+    customer = factories.company_on_invoice_terms()
     bill = _bill(customer, plans)
     request_paper_invoice(bill, factories.owner(customer), NOW)
     db.session.commit()
@@ -252,11 +252,24 @@ def test_a_paper_invoice_is_queued_once(plans):
 def test_a_cancelled_bill_gets_no_paper_invoice(plans):
     """Refused by the service itself, not only hidden on the page: a stale page (or a hand-made
     request) asking for the paper invoice of a bill cancelled meanwhile queues nothing."""
-    customer = factories.customer()
+    customer = factories.company_on_invoice_terms()
     bill = _bill(customer, plans)
     cancel_bill(bill, NOW, None, Client(ip_address=None, user_agent=None))
     db.session.commit()
     with pytest.raises(DomainError, match="取り消されたご請求"):
+        request_paper_invoice(bill, factories.owner(customer), NOW)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0
+
+
+@pytest.mark.parametrize("kind", [CustomerKind.INDIVIDUAL, CustomerKind.CORPORATE])
+def test_paper_invoices_are_for_companies_on_invoice_terms_only(plans, kind):
+    """The seed: once the corporate service starts, paper invoices go only to the companies
+    registered for it. An individual, or a company without invoice terms, asking anyway (a
+    hand-made request: the page offers no button) queues nothing."""
+    customer = factories.customer("someone", kind=kind)
+    bill = _bill(customer, plans)
+    with pytest.raises(DomainError, match="請求書払い.*をご利用のお客様"):
         request_paper_invoice(bill, factories.owner(customer), NOW)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0
