@@ -505,6 +505,8 @@ class SandboxGateway:
         masked = "*" * (len(account_number) - 3) + account_number[-3:]
         result = self._bank_results.dumps(
             {
+                # the provider's ID of this registration: another registration, another token
+                "account_id": secrets.token_hex(8),
                 "customer_ref": request["customer_ref"],
                 "display": f"{bank_name} {branch_name} {ACCOUNT_TYPES[account_type]} {masked}",
                 "fails": account_number == INSUFFICIENT_FUNDS_ACCOUNT,
@@ -522,7 +524,11 @@ class SandboxGateway:
         if registered["customer_ref"] != customer_ref:
             raise PaymentRefused(BANK_ACCOUNT_RESULT_REFUSED)
         token = self._bank_accounts.dumps(
-            {"customer_ref": customer_ref, "fails": registered["fails"]}
+            {
+                "account_id": registered["account_id"],
+                "customer_ref": customer_ref,
+                "fails": registered["fails"],
+            }
         )
         return BankAccount(token=f"ba_{token}", display=registered["display"])
 

@@ -225,9 +225,7 @@ def test_a_month_end_bill_is_due_at_the_end_of_the_next_month(closing, due):
     assert last_closed_month(closing + timedelta(days=1)) == closing
 
 
-def test_one_bill_lists_every_purchase_of_the_month_with_its_date_and_tax_per_rate(
-    company, plans
-):
+def test_one_bill_lists_every_purchase_of_the_month_with_its_date_and_tax_per_rate(company, plans):
     server = factories.server(company, "corp.co.jp", plans["standard"], date(2026, 12, 10))
     com = factories.domain(company, "corp.com", date(2027, 1, 5))
     jp = factories.domain(company, "corp.jp", date(2027, 3, 1))
