@@ -239,6 +239,7 @@ class HistoryKind(StrEnum):
     (`templates/bills/_history_entry.html` has the words)."""
 
     APPLIED = "applied"  #: the application made the bill
+    MONTH_END_BILLED = "month_end_billed"  #: the month-end bill was made (no application)
     STORE_NUMBER_ISSUED = "store_number_issued"  #: a convenience-store payment number
     TRANSFER_NOTICE = "transfer_notice"  #: the customer's 振込連絡
     PAYMENT_IN_PROGRESS = "payment_in_progress"  #: an attempt waiting for the gateway's answer
@@ -334,7 +335,8 @@ def _mail_entry(mail: OutboxMail) -> HistoryEntry:
 def bill_history(bill: Bill) -> list[HistoryEntry]:
     """What happened to the bill, oldest first: created, payment numbers, transfer notices,
     payment attempts that did not pay it, payments, cancelled, e-mails."""
-    entries = [HistoryEntry(bill.created_at, HistoryKind.APPLIED)]
+    made = HistoryKind.MONTH_END_BILLED if bill.kind == BillKind.MONTH_END else HistoryKind.APPLIED
+    entries = [HistoryEntry(bill.created_at, made)]
     for slip in db.session.scalars(select(StorePayment).where(StorePayment.bill_id == bill.id)):
         entries.append(
             HistoryEntry(

@@ -429,32 +429,35 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
     _seed_invoice_terms(customer, today)
 
 
-def _past_purchase(contract: Contract, months: int, on: date, token: str) -> None:
-    """A purchase on account of the past: it brought the contract to the renewal date it has
-    now (it was applied when bought)."""
-    assert contract.tld is not None, "the demo buys domains on account"
+def _bought_on_account(customer: Customer, name: str, months: int, on: date, token: str) -> None:
+    """A domain renewed on account on `on`, 20 days before it expired: the purchase brought it
+    to the expiry date it has now (it was applied when bought)."""
+    expired_on = on + timedelta(days=20)
+    domain = _domain(customer, name, add_months(expired_on, months))
+    db.session.flush()
+    assert domain.tld is not None, "a domain has a TLD"
     line = renewal_line(
         QuotedRenewal(
-            contract=contract,
+            contract=domain,
             months=months,
             target_plan=None,
-            price=DOMAIN_PRICES[contract.tld] * (months // 12),
-            new_renewal_date=contract.renewal_date,
-            renews_from=add_months(contract.renewal_date, -months),
+            price=DOMAIN_PRICES[domain.tld] * (months // 12),
+            new_renewal_date=domain.renewal_date,
+            renews_from=expired_on,
         )
     )
     db.session.add(
         OnAccountPurchase(
-            customer=contract.customer,
+            customer=customer,
             purchased_on=on,
             application_token=token,
             position=1,
-            user_id=contract.customer.users[0].id,
+            user_id=customer.users[0].id,
             kind=line.kind,
             description=line.description,
             amount=line.amount,
             tax_rate=line.tax_rate,
-            contract_id=contract.id,
+            contract_id=domain.id,
             period_months=line.period_months,
             new_renewal_date=line.new_renewal_date,
             period_start=line.period_start,
@@ -474,7 +477,6 @@ def _seed_invoice_terms(customer: Customer, today: date) -> None:
     db.session.flush()
     owner = customer.users[0]
     last_closing = last_closed_month(today)
-    registered_on = last_closing.replace(day=1)
     back = sandbox_gateway().register_bank_account(
         {"customer_ref": customer_ref(customer), "return_url": "/settings/direct-debit/return"},
         bank_name="三井住友銀行",
@@ -484,18 +486,10 @@ def _seed_invoice_terms(customer: Customer, today: date) -> None:
         holder_kana="カ)デモシヨウジ",
     )
     result = parse_qs(urlsplit(back).query)["result"][0]
-    complete_registration(customer, result, _at(registered_on, 10), owner, NOBODY)
+    complete_registration(customer, result, _at(last_closing.replace(day=1), 10), owner, NOBODY)
 
-    domains = {
-        contract.name: contract
-        for contract in db.session.scalars(
-            select(Contract).where(
-                Contract.customer_id == customer.id, Contract.kind == ContractKind.DOMAIN
-            )
-        )
-    }
-    _past_purchase(domains["demo-corp.biz"], 12, last_closing.replace(day=5), "demo-last-1")
-    _past_purchase(domains["demo-corp.jp"], 12, last_closing.replace(day=20), "demo-last-2")
+    _bought_on_account(customer, "demo-corp-recruit.com", 12, last_closing.replace(day=5), "d1")
+    _bought_on_account(customer, "demo-corp-global.jp", 12, last_closing.replace(day=20), "d2")
     db.session.flush()
     bill = bill_month_end(customer.id, last_closing)
     assert bill is not None, "last month's purchases make a bill"
@@ -504,9 +498,9 @@ def _seed_invoice_terms(customer: Customer, today: date) -> None:
     _mails_sent(bill, bill.created_at)
 
     first = today.replace(day=1)
-    _past_purchase(domains["demo-corp.com"], 12, first, "demo-this-1")
-    _past_purchase(
-        domains["demo-corp.net"], 24, min(first + timedelta(days=9), today), "demo-this-2"
+    _bought_on_account(customer, "demo-corp-event.net", 12, first, "d3")
+    _bought_on_account(
+        customer, "demo-corp-cloud.biz", 24, min(first + timedelta(days=9), today), "d4"
     )
 
 
