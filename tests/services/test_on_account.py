@@ -414,3 +414,22 @@ def test_a_month_end_bill_is_paid_by_bank_transfer_or_direct_debit_only(month_en
     db.session.rollback()
     with pytest.raises(DomainError, match="先に「口座振替の登録」"):
         change_payment_method(month_end_bill, PaymentMethod.DIRECT_DEBIT, date(2026, 12, 2))
+
+
+def test_staff_put_a_company_on_invoice_terms_from_the_command_line(app):
+    company = factories.customer("corp", kind=CustomerKind.CORPORATE)
+    factories.customer("taro")
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["customers", "invoice-terms", "corp", "on"])
+    assert (result.exit_code, result.output) == (0, "corp: 請求書払い on\n")
+    assert runner.invoke(args=["customers", "invoice-terms", "corp", "on"]).output == (
+        "corp: 請求書払い on (変更なし)\n"
+    )
+    refused = runner.invoke(args=["customers", "invoice-terms", "taro", "on"])
+    assert refused.exit_code == 1 and "法人のお客様だけ" in refused.output
+    missing = runner.invoke(args=["customers", "invoice-terms", "nobody", "on"])
+    assert missing.exit_code == 1 and "会員ID nobody はありません。" in missing.output
+    db.session.rollback()
+    assert db.session.get(type(company), company.id).invoice_terms
+    assert _count(AuditEvent, AuditEvent.action == "invoice_terms_changed") == 1
