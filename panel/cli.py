@@ -27,6 +27,7 @@ mail = WritingGroup("mail", help="The e-mail outbox.")
 sandbox = WritingGroup("sandbox", help="The sandbox payment gateway.")
 payments = WritingGroup("payments", help="Payment attempts.")
 jobs = WritingGroup("jobs", help="The daily job.")
+customers = WritingGroup("customers", help="Customer accounts (staff).")
 
 
 @demo.command("seed")
@@ -162,9 +163,36 @@ def notify_command(bill_no: str, times: int, amount: int | None, url: str | None
         click.echo(f"{attempt}: {notification.event_id} → HTTP {status} {body.strip()}")
 
 
+@customers.command("invoice-terms")
+@click.argument("member_id")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def invoice_terms_command(member_id: str, state: str) -> None:
+    """Put the corporate customer MEMBER_ID on invoice terms (請求書払い, 月末締め翌月末払い), or
+    take it off them: it then buys on account and gets one bill at month end."""
+    from sqlalchemy import select
+
+    from panel.models import Customer
+    from panel.refusals import DomainError
+    from panel.services.audit import Client
+    from panel.services.on_account import set_invoice_terms
+
+    customer = db.session.scalar(select(Customer).where(Customer.member_id == member_id))
+    if customer is None:
+        raise click.ClickException(f"会員ID {member_id} はありません。")
+    try:
+        changed = set_invoice_terms(
+            customer, state == "on", datetime.now(UTC), Client(None, "flask customers")
+        )
+    except DomainError as refusal:
+        raise click.ClickException(refusal.message) from None
+    db.session.commit()
+    click.echo(f"{member_id}: 請求書払い {state}" + ("" if changed else " (変更なし)"))
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(mail)
     app.cli.add_command(sandbox)
     app.cli.add_command(payments)
     app.cli.add_command(jobs)
+    app.cli.add_command(customers)

@@ -10,6 +10,7 @@ from panel.models.balance import LedgerKind
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
+from panel.models.on_account import ON_ACCOUNT
 
 BILL_STATUS: dict[str, str] = {
     BillStatus.AWAITING_PAYMENT: "ご入金待ち",
@@ -40,6 +41,13 @@ LEDGER_KIND: dict[str, str] = {
     LedgerKind.SETTLEMENT: "月末のご請求のお支払",
     LedgerKind.REFUND: "ご返金",
     LedgerKind.CORRECTION: "訂正",
+}
+
+#: The methods of the renewal confirm step: the bills' payment methods, and 請求書払い for
+#: customers on invoice terms (a purchase on account, billed at month end).
+PURCHASE_METHOD: dict[str, str] = {
+    ON_ACCOUNT: "請求書払い(月末締め翌月末払い)",
+    **PAYMENT_METHOD,
 }
 
 CONTRACT_STATUS: dict[str, str] = {
@@ -92,6 +100,12 @@ AUDIT_EVENT: dict[str, str] = {
     "auto_renewal_card_removed": "自動更新のクレジットカードの削除",
     "auto_renewal_declined": "自動更新のクレジットカード決済の失敗",
     "month_end_card_declined": "月末精算のクレジットカード決済の失敗",
+    "on_account_purchase": "請求書払いでのお申込",
+    "invoice_terms_changed": "請求書払いの開始・終了",
+    "direct_debit_registered": "口座振替の口座の登録",
+    "direct_debit_replaced": "口座振替の口座の変更",
+    "direct_debit_removed": "口座振替の口座の削除",
+    "direct_debit_declined": "口座振替の引き落とし不能",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.
@@ -107,6 +121,7 @@ LABELS: dict[str, dict[str, str]] = {
     "bill_kind": BILL_KIND,
     "ledger_kind": LEDGER_KIND,
     "payment_method": PAYMENT_METHOD,
+    "purchase_method": PURCHASE_METHOD,
     "contract_status": CONTRACT_STATUS,
     "role": ROLE,
     "audit_event": AUDIT_EVENT,

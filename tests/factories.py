@@ -80,6 +80,21 @@ def customer(
     return created
 
 
+def company_on_invoice_terms(
+    member_id: str = "corp",
+    *,
+    name: str = "株式会社テスト",
+    contact_name: str | None = None,
+    sub_email: str | None = None,
+) -> Customer:
+    """A corporate customer on invoice terms (請求書払い, 月末締め翌月末払い)."""
+    created = customer(member_id, kind=CustomerKind.CORPORATE, name=name, sub_email=sub_email)
+    created.invoice_terms = True
+    created.contact_name = contact_name
+    db.session.commit()
+    return created
+
+
 def owner(customer: Customer) -> User:
     return next(user for user in customer.users if user.role == Role.OWNER)
 

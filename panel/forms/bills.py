@@ -2,15 +2,15 @@
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from wtforms import DateField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length, Regexp
+from wtforms.validators import InputRequired, Length, Regexp
 
 from panel import labels
 from panel.forms import PanelForm
-from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 
 
 def normalised(value: str | None) -> str | None:
@@ -54,15 +54,18 @@ class JapaneseDateField(DateField):
 
 
 class PaymentMethodForm(PanelForm):
+    """Another method for a bill awaiting payment: the choices are the bill's own
+    (`billing.payment_methods_for`, which the service checks again)."""
+
     method = RadioField(
         "お支払方法",
-        choices=[SelectChoice(m, labels.PAYMENT_METHOD[m]) for m in CUSTOMER_PAYMENT_METHODS],
         validate_choice=False,
-        validators=[
-            InputRequired("お支払方法を選択してください。"),
-            AnyOf(list(CUSTOMER_PAYMENT_METHODS), message="お支払方法を選択してください。"),
-        ],
+        validators=[InputRequired("お支払方法を選択してください。")],
     )
+
+    def offering(self, methods: Iterable[str]) -> "PaymentMethodForm":
+        self.method.choices = [SelectChoice(m, labels.PAYMENT_METHOD[m]) for m in methods]
+        return self
 
 
 EXPIRY = re.compile(r"^(0[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})$")

@@ -12,7 +12,12 @@ from werkzeug.datastructures import MultiDict
 
 from panel.forms import HIDDEN_CHARACTER_MESSAGE, has_hidden_character
 from panel.models.bills import PaymentMethod
+from panel.models.on_account import ON_ACCOUNT
 from panel.refusals import RefusedInput
+
+#: What the confirm step's method may name: a bill's payment method, or 請求書払い (the
+#: services refuse what the customer may not use).
+PURCHASE_METHODS = frozenset({*PaymentMethod, ON_ACCOUNT})
 
 
 def _whole_number(value: str | None) -> int | None:
@@ -57,6 +62,6 @@ class RenewalForm:
             months=per_contract("months-"),
             plans=per_contract("plan-"),
             month_end=values.get("month_end") == "on",
-            payment_method=method if method in set(PaymentMethod) else None,
+            payment_method=method if method in PURCHASE_METHODS else None,
             application_token=(values.get("application_token") or "")[:64],
         )

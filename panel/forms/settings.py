@@ -32,6 +32,14 @@ class ProfileForm(PanelForm):
             Length(max=100, message="お名前は100文字以内で入力してください。"),
         ],
     )
+    contact_name = StringField(
+        "ご担当者名(任意)",
+        filters=[stripped],
+        validators=[
+            Optional(),
+            Length(max=60, message="ご担当者名は60文字以内で入力してください。"),
+        ],
+    )
     contract_email = email_field(
         "ご契約者メールアドレス", required="ご契約者メールアドレスを入力してください。"
     )

@@ -47,6 +47,17 @@ class SavedCard:
 
 
 @dataclass(frozen=True)
+class BankAccount:
+    """A bank account registered at the gateway for direct debit (口座振替): a reusable token,
+    and what the panel shows of it (the provider's own words: bank, branch, account type and
+    the last digits, "三井住友銀行 本店 普通 ****567"). The account number stays with the
+    provider."""
+
+    token: str
+    display: str
+
+
+@dataclass(frozen=True)
 class Charge:
     """Money the gateway took at once (card, PayPal)."""
 
@@ -138,6 +149,22 @@ class PaymentGateway(Protocol):
         """Take `amount` from a saved card, without the cardholder (no 3-D Secure): succeeded
         or declined with a reason (a card expired by `today`, the day of the charge, say). The
         same idempotency key never charges twice."""
+
+    def bank_account_form_url(self, customer_ref: str, return_url: str, cancel_url: str) -> str:
+        """Where the customer registers a bank account for direct debit, on the provider's own
+        form (the panel never sees the account number). The provider sends the customer back
+        to `return_url` with the result, or to `cancel_url`."""
+
+    def registered_bank_account(self, result: str, customer_ref: str) -> BankAccount:
+        """The bank account registered for `customer_ref`, read from what came back on the
+        return (`result`); `PaymentRefused` for a result that is not this customer's."""
+
+    def collect_direct_debit(
+        self, account_token: str, amount: int, order_ref: str, idempotency_key: str, day: date
+    ) -> ChargeOutcome:
+        """Collect `amount` from a registered bank account on `day` (the bill's due date):
+        succeeded, or declined with the bank's reason (残高不足, say). The same idempotency key
+        never collects twice: it answers with the first collection's outcome."""
 
     def charge_outcome(self, idempotency_key: str) -> ChargeOutcome:
         """What became of the charge or capture made with this key (`NOT_FOUND` if none)."""

@@ -13,6 +13,10 @@
 - It can answer slowly (`answer_delay`), and be told to stop the process right after a charge
   (`stop_after_charge`), to try the panel's recovery from a crash between charge and commit.
 - PayPal: an approval page of its own (`panel.views.sandbox`) that returns to the panel.
+- Direct debit (口座振替): a bank-account form of its own (`panel.views.sandbox`) that returns
+  to the panel with a signed result, which gives a token and the masked account
+  ("三井住友銀行 本店 普通 ****567"). Collecting from `INSUFFICIENT_FUNDS_ACCOUNT` is declined
+  (残高不足); any other account pays. Collections are remembered by key like charges.
 - Bank transfers and convenience stores: `flask --app wsgi sandbox notify` sends the signed
   notification a provider would send, as often as asked.
 
@@ -39,6 +43,7 @@ from werkzeug.datastructures import Headers
 from panel.database import dialect_insert
 from panel.extensions import db
 from panel.gateways import (
+    BankAccount,
     CardDetails,
     CardToken,
     Charge,
@@ -75,6 +80,10 @@ DECLINED_CARD = "4000000000000002"
 AUTHENTICATED_CARD = "4000000000003220"
 #: A VISA test number that asks for 3-D Secure, and whose authentication always fails.
 FAILS_AUTHENTICATION_CARD = "4000008400001629"
+#: A bank account number (7 digits) whose collections the bank declines: 残高不足.
+INSUFFICIENT_FUNDS_ACCOUNT = "9999999"
+#: 預金種目, as the bank-account form offers them.
+ACCOUNT_TYPES = {"ordinary": "普通", "checking": "当座"}
 #: The process exit status when told to stop after a charge.
 STOPPED_AFTER_CHARGE = 75
 
@@ -85,6 +94,9 @@ DECLINED = (
 AUTHENTICATION_FAILED = "カード会社の本人認証(3-Dセキュア)に失敗しました。"
 AUTHENTICATION_ABANDONED = "本人認証(3-Dセキュア)が中止されました。"
 CANCELLED = "お支払の手続きの有効期限が切れました。もう一度お手続きください。"
+INSUFFICIENT_FUNDS = "残高不足のため、ご登録の口座から引き落とせませんでした。"
+UNKNOWN_BANK_ACCOUNT = "ご登録の口座情報を確認できませんでした。口座を登録し直してください。"
+BANK_ACCOUNT_RESULT_REFUSED = "口座の登録結果を確認できませんでした。もう一度お手続きください。"
 SAVED_CARD_EXPIRED = (
     "ご登録のクレジットカードの有効期限が切れています。"
     "「ご契約自動更新の設定」で新しいカードをご登録ください。"
@@ -167,12 +179,20 @@ class SandboxGateway:
         "本人認証に失敗するカード": FAILS_AUTHENTICATION_CARD,
         "承認されないカード": DECLINED_CARD,
     }
+    #: shown under the bank-account form
+    test_bank_accounts = {
+        "引き落とせる口座": "1234567",
+        "残高不足で引き落とせない口座": INSUFFICIENT_FUNDS_ACCOUNT,
+    }
 
     def __init__(self, secret: str, answer_delay: float = 0, stop_after_charge: bool = False):
         self._secret = secret
         self._tokens = URLSafeSerializer(secret, salt="sandbox-card-token")
         self._approvals = URLSafeSerializer(secret, salt="sandbox-paypal-approval")
         self._saved_cards = URLSafeSerializer(secret, salt="sandbox-saved-card")
+        self._bank_forms = URLSafeSerializer(secret, salt="sandbox-bank-account-form")
+        self._bank_results = URLSafeSerializer(secret, salt="sandbox-bank-account-result")
+        self._bank_accounts = URLSafeSerializer(secret, salt="sandbox-bank-account")
         self._answer_delay = answer_delay
         self._stop_after_charge = stop_after_charge
 
@@ -452,6 +472,86 @@ class SandboxGateway:
             status=ChargeStatus.SUCCEEDED,
             event_id=order["order_id"],
             paypal_order_id=order["order_id"],
+        )
+        return _outcome(row)
+
+    # Direct debit (the sandbox's own bank-account form plays the provider's)
+
+    def bank_account_form_url(self, customer_ref: str, return_url: str, cancel_url: str) -> str:
+        request = self._bank_forms.dumps(
+            {"customer_ref": customer_ref, "return_url": return_url, "cancel_url": cancel_url}
+        )
+        return url_for("sandbox.bank_account_form", request=request)
+
+    def read_bank_account_request(self, request: str) -> dict:
+        """What a bank-account form link is for (the sandbox's own page uses this)."""
+        try:
+            return self._bank_forms.loads(request)
+        except BadSignature:
+            raise PaymentRefused("口座登録のお手続きの情報が正しくありません。") from None
+
+    def register_bank_account(
+        self,
+        request: dict,
+        *,
+        bank_name: str,
+        branch_name: str,
+        account_type: str,
+        account_number: str,
+        holder_kana: str,
+    ) -> str:
+        """The bank's answer to the form (the sandbox accepts any well-formed account): where
+        to send the customer back to, with the signed result."""
+        masked = "*" * (len(account_number) - 3) + account_number[-3:]
+        result = self._bank_results.dumps(
+            {
+                # the provider's ID of this registration: another registration, another token
+                "account_id": secrets.token_hex(8),
+                "customer_ref": request["customer_ref"],
+                "display": f"{bank_name} {branch_name} {ACCOUNT_TYPES[account_type]} {masked}",
+                "fails": account_number == INSUFFICIENT_FUNDS_ACCOUNT,
+                "holder": holder_kana,
+            }
+        )
+        separator = "&" if "?" in request["return_url"] else "?"
+        return f"{request['return_url']}{separator}result={result}"
+
+    def registered_bank_account(self, result: str, customer_ref: str) -> BankAccount:
+        try:
+            registered = self._bank_results.loads(result)
+        except BadSignature:
+            raise PaymentRefused(BANK_ACCOUNT_RESULT_REFUSED) from None
+        if registered["customer_ref"] != customer_ref:
+            raise PaymentRefused(BANK_ACCOUNT_RESULT_REFUSED)
+        token = self._bank_accounts.dumps(
+            {
+                "account_id": registered["account_id"],
+                "customer_ref": customer_ref,
+                "fails": registered["fails"],
+            }
+        )
+        return BankAccount(token=f"ba_{token}", display=registered["display"])
+
+    def collect_direct_debit(
+        self, account_token: str, amount: int, order_ref: str, idempotency_key: str, day: date
+    ) -> ChargeOutcome:
+        try:
+            account = self._bank_accounts.loads(account_token.removeprefix("ba_"))
+        except BadSignature:
+            raise PaymentRefused(UNKNOWN_BANK_ACCOUNT) from None
+        self._answer_slowly()
+        if account["fails"]:
+            status, reason = ChargeStatus.DECLINED, INSUFFICIENT_FUNDS
+        else:
+            status, reason = ChargeStatus.SUCCEEDED, None
+        row = self._remember(
+            idempotency_key=idempotency_key,
+            kind="debit",
+            order_ref=order_ref,
+            amount=amount,
+            status=status,
+            event_id=_event_id(idempotency_key),
+            decline_reason=reason,
         )
         return _outcome(row)
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from panel.database import writing
 from panel.extensions import db
 from panel.jobs import days_after, each_once, not_done, subject_of
-from panel.models import Bill, Contract, ContractKind, Customer, LedgerEntry
-from panel.models.bills import BillStatus
+from panel.models import Bill, Contract, ContractKind, Customer, LedgerEntry, OnAccountPurchase
+from panel.models.bills import BillKind, BillStatus
 from panel.models.types import utc_now
 from panel.services.auto_renewal import (
     CHARGE_DAYS_BEFORE,
@@ -24,6 +24,7 @@ from panel.services.auto_renewal import (
 )
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
+from panel.services.direct_debit import bills_to_collect, collect_month_end_bill
 from panel.services.mail import BATCH_SIZE, deliver_outbox
 from panel.services.month_end import is_month_end, settle_month
 from panel.services.notices import (
@@ -33,6 +34,12 @@ from panel.services.notices import (
     queue_domain_notice,
     queue_expiry_notice,
     queue_renewal_reminder,
+)
+from panel.services.on_account import (
+    bill_month_end,
+    last_closed_month,
+    month_end_bills_overdue,
+    tell_month_end_overdue,
 )
 from panel.services.renewal.pricing import bills_awaiting_for
 
@@ -70,10 +77,15 @@ def _notify_domains(customer_id: int, contract_ids: list[int], today: date) -> N
 def cancel_overdue_bills(today: date) -> int:
     """Every bill still awaiting payment after its due date is cancelled, and the customer told."""
     now = utc_now()
-    # A cancelled bill leaves this query by itself: no JobEffect to leave out.
+    # A cancelled bill leaves this query by itself: no JobEffect to leave out. A month-end bill
+    # is never cancelled (what it bills was used already): `tell_overdue_month_end_bills`.
     overdue = db.session.execute(
         select(Bill.id, Bill.due_date)
-        .where(Bill.status == BillStatus.AWAITING_PAYMENT, Bill.due_date < today)
+        .where(
+            Bill.status == BillStatus.AWAITING_PAYMENT,
+            Bill.due_date < today,
+            Bill.kind != BillKind.MONTH_END,
+        )
         .order_by(Bill.id)
     ).all()
     return each_once(
@@ -275,10 +287,78 @@ def send_domain_notices(today: date) -> int:
     )
 
 
+def _tell_month_end_overdue(bill_id: int) -> None:
+    tell_month_end_overdue(db.session.get_one(Bill, bill_id))
+
+
+def tell_overdue_month_end_bills(today: date) -> int:
+    """A month-end bill still unpaid after its due date stays awaiting payment (by bank
+    transfer from then on), and the customer is asked once to pay it: the day after the due
+    date, or a few days later when the job did not run (like expiries)."""
+    overdue = month_end_bills_overdue(
+        today - timedelta(days=EXPIRY_CATCH_UP_DAYS), today - timedelta(days=1)
+    )
+    return each_once(
+        "month_end_overdue",
+        (
+            (
+                f"bill:{bill_id}",
+                due_date + timedelta(days=1),
+                partial(_tell_month_end_overdue, bill_id),
+            )
+            for bill_id, due_date in overdue
+        ),
+    )
+
+
+def bill_month_ends(today: date) -> int:
+    """請求書払い (月末締め翌月末払い): a month closes at the end of its last day; the first run
+    after that (the run of the 1st) makes each customer's one bill for it, dated the closing
+    day and due at the end of the next month, listing every purchase on account not billed
+    yet. Claimed per customer and closing day, so a month is billed once."""
+    closing = last_closed_month(today)
+    customer_ids = db.session.scalars(
+        select(OnAccountPurchase.customer_id)
+        .where(
+            OnAccountPurchase.month_end_bill_id.is_(None),
+            OnAccountPurchase.purchased_on <= closing,
+            not_done(
+                "month_end_bill", subject_of("customer", OnAccountPurchase.customer_id), closing
+            ),
+        )
+        .distinct()
+        .order_by(OnAccountPurchase.customer_id)
+    ).all()
+    return each_once(
+        "month_end_bill",
+        (
+            (f"customer:{customer_id}", closing, partial(bill_month_end, customer_id, closing))
+            for customer_id in customer_ids
+        ),
+    )
+
+
+def collect_direct_debits(today: date) -> int:
+    """口座振替: each month-end bill to be paid by direct debit is collected on its due date,
+    once (claimed per bill; the payment attempt's key is fixed by the bill too)."""
+    now = utc_now()
+    bill_ids = bills_to_collect(today)
+    return each_once(
+        "direct_debit",
+        (
+            (f"bill:{bill_id}", today, partial(collect_month_end_bill, bill_id, today, now))
+            for bill_id in bill_ids
+        ),
+    )
+
+
 #: The steps, in the order they run: bills first (an overdue bill is cancelled before its
 #: contracts are reminded of), then what is told.
 STEPS = (
     ("overdue bills cancelled", cancel_overdue_bills),
+    ("overdue month-end bills told", tell_overdue_month_end_bills),
+    ("month-end bills made", bill_month_ends),
+    ("direct debits collected", collect_direct_debits),
     ("expiries told", tell_expired_contracts),
     ("expiring cards warned of", warn_of_expiring_cards),
     ("auto-renewals charged", charge_auto_renewals),

@@ -9,6 +9,7 @@ from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceReq
 from panel.models.domains import DomainPrice
 from panel.models.jobs import JobEffect
 from panel.models.mail import OutboxMail, OutboxRecipient
+from panel.models.on_account import OnAccountPurchase
 from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sandbox import SandboxCharge
@@ -33,6 +34,7 @@ __all__ = [
     "JobEffect",
     "LedgerEntry",
     "LoginSession",
+    "OnAccountPurchase",
     "OutboxMail",
     "OutboxRecipient",
     "PaperInvoiceRequest",

@@ -46,10 +46,16 @@ class BillLineKind(StrEnum):
     CONVENIENCE_STORE_FEE = "convenience_store_fee"  #: the 200-yen store fee
     DEPOSIT = "deposit"  #: money into the account balance
     BALANCE_DUE = "balance_due"  #: a negative balance settled at month end
+    ON_ACCOUNT = "on_account"  #: a purchase on account (請求書払い), billed at month end
 
 
 #: Lines that are items of their own; the others (proration, store fee) belong to one.
-ITEM_LINE_KINDS = (BillLineKind.RENEWAL, BillLineKind.DEPOSIT, BillLineKind.BALANCE_DUE)
+ITEM_LINE_KINDS = (
+    BillLineKind.RENEWAL,
+    BillLineKind.DEPOSIT,
+    BillLineKind.BALANCE_DUE,
+    BillLineKind.ON_ACCOUNT,
+)
 
 
 class Bill(Model):
@@ -160,6 +166,8 @@ class BillLine(Model):
     period_end: Mapped[date | None]
     #: the plan the contract moves to when the bill is paid
     target_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    #: ご利用日: the day of the purchase on account the line bills (month-end bills)
+    purchased_on: Mapped[date | None]
 
     bill: Mapped[Bill] = relationship(back_populates="lines")
     contract: Mapped[Contract | None] = relationship()

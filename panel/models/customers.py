@@ -48,6 +48,14 @@ class Customer(Model):
             f"auto_renewal_months IN ({', '.join(map(str, AUTO_RENEWAL_PERIODS_MONTHS))})",
             name="auto_renewal_months",
         ),
+        # 請求書払い is a service for companies (法人のお客様向けドメイン管理サービス).
+        CheckConstraint(
+            "NOT invoice_terms OR kind = 'corporate'", name="invoice_terms_corporate_only"
+        ),
+        CheckConstraint(
+            "(direct_debit_token IS NULL) = (direct_debit_account IS NULL)",
+            name="direct_debit_token_with_account",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +85,18 @@ class Customer(Model):
     saved_card_brand: Mapped[str | None] = mapped_column(String(20))
     saved_card_last4: Mapped[str | None] = mapped_column(String(4))
     saved_card_expiry: Mapped[str | None] = mapped_column(String(5))
+    #: 請求書払い (月末締め翌月末払い): buys on account during the month and gets one bill at
+    #: month end; set by staff, for corporate customers only
+    invoice_terms: Mapped[bool] = mapped_column(default=False)
+    #: 担当者名: the person (with the department, if given) a corporate customer's invoices,
+    #: receipts, quotes and statements are addressed to, below the company name 御中
+    contact_name: Mapped[str | None] = mapped_column(String(60))
+    #: 口座振替: the bank account registered at the gateway, by its token, and what is shown of
+    #: it ("三井住友銀行 本店 普通 ****567"): all that is ever kept of it
+    direct_debit_token: Mapped[str | None] = mapped_column(String(500))
+    direct_debit_account: Mapped[str | None] = mapped_column(String(100))
+    #: when the bank account was registered (or last replaced)
+    direct_debit_registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     #: when the account was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 

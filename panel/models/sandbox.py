@@ -12,13 +12,13 @@ from panel.models.types import UtcDateTime, utc_now
 
 
 class SandboxCharge(Model):
-    """One charge (card) or capture (PayPal) the sandbox received."""
+    """One charge (card), capture (PayPal) or collection (direct debit) the sandbox received."""
 
     __tablename__ = "sandbox_charges"
 
     #: the idempotency key the panel sent: the same key is the same charge
     idempotency_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    #: card, paypal, or unknown (a key cancelled before any charge arrived with it)
+    #: card, paypal, debit (口座振替), or unknown (a key cancelled before any charge arrived)
     kind: Mapped[str] = mapped_column(String(10))
     #: the panel's reference for what is paid (the bill No.)
     order_ref: Mapped[str] = mapped_column(String(40))

@@ -53,9 +53,16 @@ CUSTOMER_PAYMENT_METHODS = (
 #: An application may also be paid from the account balance, at once (`pay_from_balance`);
 #: a bill awaiting payment is paid from it by its own action, not by switching its method.
 APPLICATION_PAYMENT_METHODS = (*CUSTOMER_PAYMENT_METHODS, PaymentMethod.BALANCE)
-#: Money into the balance (a deposit, the month-end bill of a negative balance) is paid by
-#: card or bank transfer, as the registrar's notice says; never from the balance itself.
+#: Money into the balance (a deposit) is paid by card or bank transfer, as the registrar's
+#: notice says; never from the balance itself.
 BALANCE_BILL_METHODS = (PaymentMethod.CARD, PaymentMethod.BANK_TRANSFER)
+#: How a month-end bill (月末締め: invoice terms, or a negative balance) may be paid: bank
+#: transfer, direct debit (口座振替) from the account the customer registered, or card.
+MONTH_END_PAYMENT_METHODS = (
+    PaymentMethod.BANK_TRANSFER,
+    PaymentMethod.DIRECT_DEBIT,
+    PaymentMethod.CARD,
+)
 #: Bills on one page of the bill list.
 BILLS_PER_PAGE = 20
 #: The bill e-mail can be sent again once this long after the last one.
@@ -121,6 +128,7 @@ class LineDraft:
     target_plan_id: int | None = None
     period_start: date | None = None
     period_end: date | None = None
+    purchased_on: date | None = None
 
 
 def create_bill(
@@ -201,8 +209,23 @@ def _queue_bill_related_mail(bill: Bill, kind: str, subject: str, template: str)
     )
 
 
+def queue_bill_notice(bill: Bill, kind: str, subject: str, template: str) -> OutboxMail:
+    """A mail about `bill` with what paying it takes: the bank account, the customer number
+    for a transfer, and the link to the bill."""
+    return _queue_bill_related_mail(bill, kind, subject, template)
+
+
 def queue_bill_mail(bill: Bill) -> OutboxMail:
     """The bill e-mail (ご請求メール): lines, total, due date, what to do, a link to the bill."""
+    if bill.kind == BillKind.MONTH_END:
+        closing = bill.applied_on
+        return _queue_bill_related_mail(
+            bill,
+            BILL_MAIL_KIND,
+            f"【ご請求】請求No.{bill.bill_no} {closing.year}年{closing.month}月分 ご利用料金"
+            "(月末締め)",
+            "mail/month_end_bill.txt",
+        )
     return _queue_bill_related_mail(
         bill,
         BILL_MAIL_KIND,
@@ -252,6 +275,7 @@ class HistoryKind(StrEnum):
     (`templates/bills/_history_entry.html` has the words)."""
 
     APPLIED = "applied"  #: the application made the bill
+    MONTH_END_BILLED = "month_end_billed"  #: the month-end bill was made (no application)
     STORE_NUMBER_ISSUED = "store_number_issued"  #: a convenience-store payment number
     TRANSFER_NOTICE = "transfer_notice"  #: the customer's 振込連絡
     PAYMENT_IN_PROGRESS = "payment_in_progress"  #: an attempt waiting for the gateway's answer
@@ -347,7 +371,8 @@ def _mail_entry(mail: OutboxMail) -> HistoryEntry:
 def bill_history(bill: Bill) -> list[HistoryEntry]:
     """What happened to the bill, oldest first: created, payment numbers, transfer notices,
     payment attempts that did not pay it, payments, cancelled, e-mails."""
-    entries = [HistoryEntry(bill.created_at, HistoryKind.APPLIED)]
+    made = HistoryKind.MONTH_END_BILLED if bill.kind == BillKind.MONTH_END else HistoryKind.APPLIED
+    entries = [HistoryEntry(bill.created_at, made)]
     for slip in db.session.scalars(select(StorePayment).where(StorePayment.bill_id == bill.id)):
         entries.append(
             HistoryEntry(
@@ -448,19 +473,41 @@ def change_bill_status(bill: Bill, status: BillStatus, now: datetime) -> None:
         refuse_unless_awaiting(bill)
 
 
-def switchable_methods(bill: Bill) -> tuple[PaymentMethod, ...]:
-    """The methods a bill awaiting payment may be switched to, by what it is for."""
-    if bill.kind in (BillKind.DEPOSIT, BillKind.MONTH_END):
+def payment_methods_for(bill: Bill) -> tuple[PaymentMethod, ...]:
+    """The methods the customer may choose for `bill`, by what it is for."""
+    if bill.kind == BillKind.DEPOSIT:
         return BALANCE_BILL_METHODS
+    if bill.kind == BillKind.MONTH_END:
+        return MONTH_END_PAYMENT_METHODS
     return CUSTOMER_PAYMENT_METHODS
 
 
-def change_payment_method(bill: Bill, method: str) -> Bill:
-    """Pay `bill` another way: the convenience-store fee line comes or goes with the method."""
-    if method not in switchable_methods(bill):
+def refuse_direct_debit(bill: Bill, today: date) -> None:
+    """口座振替 is collected on the due date by the daily job: it needs a registered account,
+    and is chosen at the latest the day before."""
+    if bill.customer.direct_debit_token is None:
+        raise DomainError(
+            "口座振替をご利用いただくには、先に「口座振替の登録」で口座を登録してください。",
+            field="method",
+        )
+    if today >= bill.due_date:
+        raise DomainError(
+            "口座振替はお支払期限日に引き落とすため、お支払期限日の前日までにお選びください。"
+            "お振込みでお支払いください。",
+            field="method",
+        )
+
+
+def change_payment_method(bill: Bill, method: str, today: date | None = None) -> Bill:
+    """Pay `bill` another way: the convenience-store fee line comes or goes with the method.
+    `today` is needed to choose direct debit (collected on the due date)."""
+    if method not in payment_methods_for(bill):
         raise DomainError("お支払方法を選択してください。", field="method")
     lock_awaiting_bill(bill)
     refuse_while_paying(bill)
+    if method == PaymentMethod.DIRECT_DEBIT and method != bill.payment_method:
+        assert today is not None, "choosing direct debit depends on the day"
+        refuse_direct_debit(bill, today)
     set_payment_method(bill, method)
     return bill
 
@@ -515,7 +562,12 @@ def record_transfer_notice(
 
 def _cancel(bill: Bill, now: datetime) -> None:
     """The bill cancelled, its contracts left as they are: only while it awaits payment and no
-    money for it is on its way through the gateway."""
+    money for it is on its way through the gateway. A month-end bill asks for what was already
+    used (purchases on account, a negative balance): there is no application to withdraw."""
+    if bill.kind == BillKind.MONTH_END:
+        raise DomainError(
+            "月末締めのご請求は、すでにご利用いただいた料金のご請求のため取り消せません。"
+        )
     lock_awaiting_bill(bill)
     refuse_while_paying(bill)
     change_bill_status(bill, BillStatus.CANCELLED, now)

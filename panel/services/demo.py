@@ -2,17 +2,20 @@
 to the day it runs, so every contract status shows whenever the demo is set up."""
 
 from datetime import date, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
 from panel.dates import JAPAN, add_months, end_of_month
 from panel.extensions import db
 from panel.gateways import CardDetails, CardToken, payment_gateway
+from panel.gateways.sandbox import sandbox_gateway
 from panel.models import (
     Bill,
     Contract,
     Customer,
     DomainPrice,
+    OnAccountPurchase,
     OutboxMail,
     Plan,
     PlanPrice,
@@ -36,7 +39,9 @@ from panel.services.billing import (
     transfer_reference,
 )
 from panel.services.contracts import last_renewable_day
+from panel.services.direct_debit import complete_registration, customer_ref
 from panel.services.month_end import close_month
+from panel.services.on_account import bill_month_end, last_closed_month
 from panel.services.payments import (
     ReceivedMoney,
     apply_payment,
@@ -551,6 +556,82 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
         days(-11),
         transfer_reference(deposit),
         payer_name=f"{transfer_reference(deposit)} カ)デモシヨウジ",
+    )
+    _seed_invoice_terms(customer, today)
+
+
+def _bought_on_account(customer: Customer, name: str, months: int, on: date, token: str) -> None:
+    """A domain renewed on account on `on`, 20 days before it expired: the purchase brought it
+    to the expiry date it has now (it was applied when bought)."""
+    expired_on = on + timedelta(days=20)
+    domain = _domain(customer, name, add_months(expired_on, months))
+    db.session.flush()
+    assert domain.tld is not None, "a domain has a TLD"
+    line = renewal_line(
+        QuotedRenewal(
+            contract=domain,
+            months=months,
+            target_plan=None,
+            price=DOMAIN_PRICES[domain.tld] * (months // 12),
+            new_renewal_date=domain.renewal_date,
+            renews_from=expired_on,
+        )
+    )
+    db.session.add(
+        OnAccountPurchase(
+            customer=customer,
+            purchased_on=on,
+            application_token=token,
+            position=1,
+            user_id=customer.users[0].id,
+            kind=line.kind,
+            description=line.description,
+            amount=line.amount,
+            tax_rate=line.tax_rate,
+            contract_id=domain.id,
+            period_months=line.period_months,
+            new_renewal_date=line.new_renewal_date,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            created_at=_at(on, 11),
+        )
+    )
+
+
+def _seed_invoice_terms(customer: Customer, today: date) -> None:
+    """demo-corp is on invoice terms (請求書払い, 月末締め翌月末払い), with its contact person: a
+    bank account registered for direct debit through the sandbox's form, last month's bill
+    awaiting collection from it at the end of this month, and this month's purchases on
+    account, which `jobs daily` bills on the 1st of next month."""
+    customer.invoice_terms = True
+    customer.contact_name = "経理部 田中 一郎"
+    db.session.flush()
+    owner = customer.users[0]
+    last_closing = last_closed_month(today)
+    back = sandbox_gateway().register_bank_account(
+        {"customer_ref": customer_ref(customer), "return_url": "/settings/direct-debit/return"},
+        bank_name="三井住友銀行",
+        branch_name="本店",
+        account_type="ordinary",
+        account_number="1234567",
+        holder_kana="カ)デモシヨウジ",
+    )
+    result = parse_qs(urlsplit(back).query)["result"][0]
+    complete_registration(customer, result, _at(last_closing.replace(day=1), 10), owner, NOBODY)
+
+    _bought_on_account(customer, "demo-corp-recruit.com", 12, last_closing.replace(day=5), "d1")
+    _bought_on_account(customer, "demo-corp-global.jp", 12, last_closing.replace(day=20), "d2")
+    db.session.flush()
+    bill = bill_month_end(customer.id, last_closing)
+    assert bill is not None, "last month's purchases make a bill"
+    db.session.flush()
+    bill.created_at = _at(today.replace(day=1), 6)
+    _mails_sent(bill, bill.created_at)
+
+    first = today.replace(day=1)
+    _bought_on_account(customer, "demo-corp-event.net", 12, first, "d3")
+    _bought_on_account(
+        customer, "demo-corp-cloud.biz", 24, min(first + timedelta(days=9), today), "d4"
     )
 
 

@@ -22,6 +22,8 @@ from panel.models.documents import DocumentKind
 from panel.models.types import utc_now
 from panel.pdf import render_pdf
 from panel.refusals import DomainError
+from panel.services.addressing import recipient_context
+from panel.services.addressing import recipient_name as recipient_name  # where it used to be
 from panel.services.billing import lock_bill, transfer_reference
 from panel.services.renewal.pricing import RenewalQuote
 
@@ -64,11 +66,6 @@ def issuer() -> Issuer:
     return Issuer(
         config["ISSUER_NAME"], config["ISSUER_ADDRESS"], config["ISSUER_REGISTRATION_NUMBER"]
     )
-
-
-def recipient_name(customer: Customer) -> str:
-    """宛名: a corporation is addressed 御中, a person 様."""
-    return f"{customer.name} {'御中' if customer.is_corporate else '様'}"
 
 
 def _line_facts(lines) -> list:
@@ -116,7 +113,7 @@ def _document_context(bill: Bill, issued_on: date) -> dict:
     return {
         "bill": bill,
         "issuer": issuer(),
-        "recipient": recipient_name(bill.customer),
+        **recipient_context(bill.customer),
         "issued_on": issued_on,
         "transfer_reference": transfer_reference(bill),
         "bank_account": config["BANK_TRANSFER_ACCOUNT"],
@@ -183,15 +180,30 @@ def render_quote(customer: Customer, quote: RenewalQuote, today: date) -> bytes:
         quote=quote,
         quote_no=number,
         issuer=issuer(),
-        recipient=recipient_name(customer),
+        **recipient_context(customer),
         customer=customer,
         issued_on=today,
     )
 
 
+PAPER_INVOICES_FOR_INVOICE_TERMS = (
+    "紙面の請求書の郵送は、請求書払い(法人のお客様向けドメイン管理サービス)をご利用の"
+    "お客様にご用意しています。請求書はPDFでダウンロードしてご利用ください。"
+)
+
+
+def offers_paper_invoices(customer: Customer) -> bool:
+    """Paper invoices are for the companies on invoice terms, as the source document says of
+    法人のお客様向けドメイン管理サービス; everyone else downloads the PDF."""
+    return customer.is_corporate and customer.invoice_terms
+
+
 def request_paper_invoice(bill: Bill, user: User, now: datetime) -> PaperInvoiceRequest:
     """紙面の請求書郵送: the invoice goes on the staff's paper queue, once per bill; a cancelled
-    bill asks for nothing to be paid, so it gets no paper invoice."""
+    bill asks for nothing to be paid, so it gets no paper invoice. For customers on invoice
+    terms only."""
+    if not offers_paper_invoices(bill.customer):
+        raise DomainError(PAPER_INVOICES_FOR_INVOICE_TERMS)
     lock_bill(bill)
     if bill.status == BillStatus.CANCELLED:
         raise DomainError("取り消されたご請求の紙面の請求書は郵送できません。")

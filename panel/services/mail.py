@@ -18,6 +18,7 @@ from panel.dates import JAPAN
 from panel.extensions import db
 from panel.models import Bill, Customer, OutboxMail, OutboxRecipient
 from panel.models.mail import RecipientStatus
+from panel.services.addressing import recipient_context
 
 #: After the n-th failure a mail waits 2**n minutes, at most this long, before the next try.
 MAX_BACKOFF = timedelta(hours=1)
@@ -67,13 +68,14 @@ def queue_templated_mail(
     bill: Bill | None = None,
     **context,
 ) -> OutboxMail:
-    """Write `template` for the customer, with what every mail's footer and links need (the
-    panel's address, the issuer's name), and put it in the outbox."""
+    """Write `template` for the customer, with what every mail's greeting, footer and links
+    need (the addressee, the panel's address, the issuer's name), and put it in the outbox."""
     config = current_app.config
     body = render_template(
         template,
         customer=customer,
         bill=bill,
+        **recipient_context(customer),
         base_url=config["PANEL_BASE_URL"].rstrip("/"),
         issuer_name=config["ISSUER_NAME"],
         **context,

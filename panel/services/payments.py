@@ -5,7 +5,7 @@ PayPal return, a bank or convenience-store notification, and (later) staff confi
 """
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,9 +27,9 @@ from panel.gateways import (
     PaymentRefused,
     payment_gateway,
 )
-from panel.models import Bill, Contract, Payment, PaymentAttempt, StorePayment
+from panel.models import Bill, BillLine, Contract, Payment, PaymentAttempt, StorePayment
 from panel.models.balance import LedgerKind
-from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
+from panel.models.bills import BillKind, BillLineKind, BillStatus, PaymentMethod
 from panel.models.payments import UNSETTLED_ATTEMPT_STATES, AttemptState
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
@@ -40,6 +40,7 @@ from panel.services.balance import (
     payable_from_balance,
 )
 from panel.services.billing import (
+    LineDraft,
     bill_no_of_transfer,
     change_bill_status,
     lock_awaiting_bill,
@@ -91,7 +92,9 @@ def _review_reason(bill: Bill | None, amount: int, received_on: date) -> str | N
         return "取り消されたご請求への入金です"
     if amount != bill.total:
         return f"ご請求金額({bill.total:,}円)と入金額が一致しません"
-    if received_on > bill.due_date:
+    # A month-end bill is never cancelled (what it bills was used already): money for it is
+    # welcome late too. Any other bill past its due date is cancelled, or about to be.
+    if received_on > bill.due_date and bill.kind != BillKind.MONTH_END:
         return "お支払期限日を過ぎた入金です"
     return None
 
@@ -126,10 +129,11 @@ def _record(
     return db.session.execute(statement).scalar_one_or_none()
 
 
-def _extend_contracts(bill: Bill) -> None:
-    """Each contract on the bill gets the renewal date and plan fixed on its line; a renewal
-    date never moves back, and a trial's first paid renewal ends the trial."""
-    lines = [line for line in bill.lines if line.kind == BillLineKind.RENEWAL]
+def extend_contracts(bill_lines: Sequence[BillLine | LineDraft]) -> None:
+    """Each contract renewed by the lines (a paid bill's, or a purchase on account's) gets the
+    renewal date and plan fixed on its line; a renewal date never moves back, and a trial's
+    first paid renewal ends the trial."""
+    lines = [line for line in bill_lines if line.kind == BillLineKind.RENEWAL]
     contracts = {
         contract.id: contract
         for contract in db.session.scalars(
@@ -177,7 +181,7 @@ def apply_payment(
         return PaymentOutcome.FLAGGED
     assert bill is not None, "money that matched no bill is flagged above"
     change_bill_status(bill, BillStatus.PAID, now)
-    _extend_contracts(bill)
+    extend_contracts(bill.lines)
     credit_paid_bill(bill, now)
     queue_payment_mail(bill)
     record_event(
@@ -436,6 +440,36 @@ def pay_from_balance(bill: Bill, now: datetime, client: Client) -> PaymentOutcom
         reference=bill.bill_no,
     )
     return apply_payment(bill, money, now, client)
+
+
+def direct_debit_key(bill: Bill) -> str:
+    """The idempotency key of a bill's collection by direct debit: a bill is collected once."""
+    return f"debit-{bill.bill_no}"
+
+
+def pay_by_direct_debit(
+    bill: Bill, account_token: str, today: date, now: datetime, client: Client
+) -> Settlement:
+    """Collect the bill from the bank account registered for direct debit (口座振替), as the
+    daily job does on the due date: no customer present. The idempotency key is fixed by the
+    bill, so no run, repeated or concurrent, collects it twice. Declined (残高不足, say): a
+    refusal that keeps its record (the attempt failed, with the bank's reason)."""
+    gateway = payment_gateway()
+    key = direct_debit_key(bill)
+    attempt_id = _start_attempt(bill, PaymentMethod.DIRECT_DEBIT, now, idempotency_key=key)
+    attempt = db.session.get_one(PaymentAttempt, attempt_id)
+    try:
+        outcome = _call_gateway(
+            gateway.collect_direct_debit,
+            account_token,
+            attempt.amount,
+            bill.bill_no,
+            attempt.idempotency_key,
+            today,
+        )
+    except PaymentRefused as refusal:  # an account the gateway no longer knows: nothing taken
+        outcome = ChargeOutcome(ChargeStatus.DECLINED, decline_reason=refusal.message)
+    return _record_outcome(attempt_id, outcome, now, client)
 
 
 def _latest_attempt(bill: Bill, method: PaymentMethod) -> PaymentAttempt | None:

@@ -23,7 +23,11 @@ from panel.database import writes_on_get
 from panel.dates import today_in_japan
 from panel.errors import refusal_page
 from panel.extensions import db
-from panel.forms.bills import CardForm, PaymentMethodForm, TransferNoticeForm
+from panel.forms.bills import (
+    CardForm,
+    PaymentMethodForm,
+    TransferNoticeForm,
+)
 from panel.gateways import CardDetails, payment_gateway
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Bill, Role
@@ -35,17 +39,19 @@ from panel.services.billing import (
     cancel_bill,
     change_payment_method,
     list_bills,
+    payment_methods_for,
     record_transfer_notice,
     resend_bill_mail,
-    switchable_methods,
     transfer_reference,
 )
 from panel.services.documents import (
     invoice,
+    offers_paper_invoices,
     paper_invoice_request,
     receipt,
     request_paper_invoice,
 )
+from panel.services.on_account import buys_on_account, unbilled_purchases
 from panel.services.payments import (
     PaymentOutcome,
     Settlement,
@@ -106,9 +112,18 @@ def index():
     if status is not None and status not in set(BillStatus):
         abort(404)
     page = request.args.get("page", 1, type=int)  # a page number, by the request guard
-    bills = list_bills(current_user.customer, status, page)
+    customer = current_user.customer
+    bills = list_bills(customer, status, page)
+    unbilled = unbilled_purchases(customer, today_in_japan())
     return render_page_or_partial(
-        "bills/index.html", "bills/_list.html", bills=bills, status_filter=status, tabs=TABS
+        "bills/index.html",
+        "bills/_list.html",
+        bills=bills,
+        status_filter=status,
+        tabs=TABS,
+        # 請求書払い: this month's purchases on account, for those on invoice terms (or with
+        # purchases still to be billed after the terms ended)
+        on_account=unbilled if buys_on_account(customer) or unbilled.purchases else None,
     )
 
 
@@ -142,18 +157,21 @@ def _render_bill(
     today = today_in_japan()
     gateway = payment_gateway()
     notice_form = notice_form or _fresh(TransferNoticeForm).default_for(today, bill.total)
-    method_form = method_form or _fresh(PaymentMethodForm, method=bill.payment_method)
-    method_form.method.choices = [
-        (method, labels.PAYMENT_METHOD[method]) for method in switchable_methods(bill)
-    ]
+    method_form = (method_form or _fresh(PaymentMethodForm, method=bill.payment_method)).offering(
+        payment_methods_for(bill)
+    )
     from_balance = payable_from_balance(bill)
+    month_end = bill.kind == BillKind.MONTH_END
     return render_page_or_partial(
         "bills/detail.html",
         "bills/_bill.html",
         bill=bill,
         awaiting=bill.status == BillStatus.AWAITING_PAYMENT,
         past_due=bill.due_date < today,
+        # a month-end bill bills what was used: never cancelled, still payable when late
+        month_end=month_end,
         may_act=current_user.role in BILL_PAYERS,
+        paper_invoices=offers_paper_invoices(bill.customer),
         bank_account=current_app.config["BANK_TRANSFER_ACCOUNT"],
         transfer_reference=transfer_reference(bill),
         store_payment=current_store_payment(bill, today),
@@ -253,13 +271,14 @@ def _act_with_form(
 @bp.post("/<bill_no>/payment-method")
 @roles_required(*BILL_PAYERS)
 def payment_method(bill_no: str):
-    form = PaymentMethodForm()
+    bill = _load_bill(bill_no)
+    form = PaymentMethodForm().offering(payment_methods_for(bill))
 
     def change(bill: Bill) -> str:
-        change_payment_method(bill, form.method.data)
+        change_payment_method(bill, form.method.data, today_in_japan())
         return f"お支払方法を{labels.PAYMENT_METHOD[bill.payment_method]}に変更しました。"
 
-    return _act_with_form(_load_bill(bill_no), form, change, method_form=form)
+    return _act_with_form(bill, form, change, method_form=form)
 
 
 def _settled(bill: Bill, settlement: Settlement):

@@ -6,14 +6,22 @@ from flask_login import current_user
 from panel import labels
 from panel.dates import today_in_japan
 from panel.errors import refusal_page
+from panel.filters import japanese_date
 from panel.forms.renewal import RenewalForm
 from panel.htmx import redirect_to, render_page_or_partial
 from panel.models import Role
 from panel.models.bills import PaymentMethod
+from panel.models.on_account import ON_ACCOUNT
 from panel.models.types import utc_now
 from panel.services.balance import account_balance, quote_price_from_balance
 from panel.services.billing import APPLICATION_PAYMENT_METHODS, CONVENIENCE_STORE_FEE
 from panel.services.documents import render_quote
+from panel.services.on_account import (
+    buy_on_account,
+    buys_on_account,
+    closing_day,
+    month_end_due_date,
+)
 from panel.services.renewal.application import (
     apply_renewal,
     new_application_token,
@@ -89,12 +97,19 @@ def _confirm_page(form: RenewalForm, error: str | None = None):
         return _selection_page(form, error=refusal_summary(quote))
     if not quote.renewals:
         return _selection_page(form, error="更新するご契約を選択してください。")
+    # 請求書払い is offered only to those who may use it; the service refuses it to others.
+    methods = [ON_ACCOUNT] if buys_on_account(customer) else []
+    closing = closing_day(today_in_japan())
     return render_page_or_partial(
         "renewal/confirm.html",
         "renewal/_confirm_summary.html",
         quote=quote,
         form=form,
-        payment_methods=[(m, labels.PAYMENT_METHOD[m]) for m in APPLICATION_PAYMENT_METHODS],
+        payment_methods=[
+            (m, labels.PURCHASE_METHOD[m]) for m in [*methods, *APPLICATION_PAYMENT_METHODS]
+        ],
+        on_account_closing=closing,
+        on_account_due_date=month_end_due_date(closing),
         convenience_store_fee=CONVENIENCE_STORE_FEE,
         balance=account_balance(customer),
         balance_price=quote_price_from_balance(quote),
@@ -135,6 +150,8 @@ def quote_pdf():
 @roles_required(*APPLYING_ROLES)
 def apply():
     form = RenewalForm.read(request.form)
+    if form.payment_method == ON_ACCOUNT:
+        return _buy_on_account(form)
     bill, refusal = call_service(
         lambda: apply_renewal(
             current_user.customer,
@@ -152,3 +169,30 @@ def apply():
     if bill.payment_method == PaymentMethod.BALANCE:
         flash("アカウント残高からお支払いしました。ご契約に反映しました。", "success")
     return redirect_to(url_for("bills.detail", bill_no=bill.bill_no))
+
+
+def _buy_on_account(form: RenewalForm):
+    """請求書払い: the contracts are renewed at once, and the purchase waits for the month-end
+    bill; the bill list shows this month's purchases."""
+    purchases, refusal = call_service(
+        lambda: buy_on_account(
+            current_user.customer,
+            _selections(form),
+            form.month_end,
+            form.application_token,
+            today_in_japan(),
+            utc_now(),
+            current_user,
+            current_client(),
+        )
+    )
+    if refusal is not None:
+        return _confirm_page(form, error=refusal.message)
+    closing = closing_day(purchases[0].purchased_on)
+    flash(
+        "請求書払いでお申込を承り、ご契約を更新しました。"
+        f"{closing.month}月のご利用分は月末締めのご請求書にまとめてご請求します"
+        f"(お支払期限日: {japanese_date(month_end_due_date(closing))})。",
+        "success",
+    )
+    return redirect_to(url_for("bills.index"))

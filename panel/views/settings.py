@@ -24,6 +24,7 @@ def profile():
     form = ProfileForm(
         data={
             "name": customer.name,
+            "contact_name": customer.contact_name or "",
             "contract_email": customer.contract_email,
             "sub_email": customer.sub_email or "",
             "notify_40_days_before": "yes" if customer.notify_40_days_before else "no",
@@ -39,6 +40,7 @@ def profile():
             notify_40_days_before=form.notify_40_days_before.data == "yes",
             by=current_user,
             client=current_client(),
+            contact_name=form.contact_name.data,
         ),
     )
     if updated:

@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pyotp
+from flask import current_app
 from sqlalchemy import select
 
 from panel import labels
 from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.gateways.sandbox import AUTHENTICATED_CARD
+from panel.gateways.sandbox import AUTHENTICATED_CARD, sandbox_gateway
 from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.customers import Role
 from panel.services.balance import start_deposit
 from panel.services.billing import create_bill, new_application_token
 from panel.services.demo import DEMO_PASSWORD, seed_demo
+from panel.services.direct_debit import customer_ref
 from panel.services.month_end import settlement_due_date, settlement_line
 from tests import factories
 
@@ -36,6 +38,10 @@ TWO_FACTOR_OWNER = "demo-corp"
 BILLING = "demo-billing"
 TECHNICAL = "demo-tech"
 READ_ONLY = "demo-viewer"
+#: demo-corp's users (its owner logs in with a code): the accounting clerk of the demo, and a
+#: second owner added for the pages only owners open.
+CORP_BILLING = "demo-corp+keiri"
+CORP_OWNER = "demo-corp+kanri"
 PASSWORD = DEMO_PASSWORD
 
 
@@ -148,8 +154,19 @@ def prepare_tour() -> list[Visit]:
     factories.sub_user(demo, BILLING, Role.BILLING, PASSWORD)
     factories.sub_user(demo, TECHNICAL, Role.TECHNICAL, PASSWORD)
     factories.sub_user(demo, READ_ONLY, Role.READ_ONLY, PASSWORD)
-    factories.owner(_customer(TWO_FACTOR_OWNER)).totp_secret = pyotp.random_base32()
+    corp = _customer(TWO_FACTOR_OWNER)
+    factories.owner(corp).totp_secret = pyotp.random_base32()
+    factories.sub_user(corp, CORP_OWNER, Role.OWNER, PASSWORD)
     db.session.commit()
+    corp_bills = list(
+        db.session.scalars(select(Bill).where(Bill.customer_id == corp.id).order_by(Bill.bill_no))
+    )
+    month_end = next(bill for bill in corp_bills if bill.kind == BillKind.MONTH_END)
+    corp_server = _server(corp, "demo-corp.co.jp")
+    with current_app.test_request_context():
+        bank_account_form = sandbox_gateway().bank_account_form_url(
+            customer_ref(corp), "/settings/direct-debit/return", "/settings/direct-debit"
+        )
 
     bills = list(
         db.session.scalars(select(Bill).where(Bill.customer_id == demo.id).order_by(Bill.bill_no))
@@ -319,6 +336,77 @@ def prepare_tour() -> list[Visit]:
             "/balance?page=2",
             "請求書/残高",
             shows="このページには履歴がありません。",
+        ),
+        Visit(
+            "お支払・ご請求明細(請求書払い)",
+            CORP_BILLING,
+            "/bills",
+            "お支払・ご請求明細",
+            shows="請求書払い(月末締め翌月末払い)のご利用",
+        ),
+        *(
+            Visit(_bill_name(bill), CORP_BILLING, f"/bills/{bill.bill_no}", "ご請求の詳細")
+            for bill in corp_bills
+        ),
+        Visit(
+            "ご請求(月末締め・銀行振込に変更)",
+            CORP_BILLING,
+            f"/bills/{month_end.bill_no}",
+            "ご請求の詳細",
+            shows="お支払方法を銀行振込に変更しました。",
+            post=f"/bills/{month_end.bill_no}/payment-method",
+            fields={"method": "bank_transfer"},
+        ),
+        Visit(
+            "ご契約更新・お申込内容の確認(請求書払い)",
+            CORP_BILLING,
+            "/renewal",
+            "ご契約更新・プラン変更",
+            shows='id="on-account-terms"',
+            post="/renewal/confirm",
+            fields={
+                "renew": str(corp_server.id),
+                f"months-{corp_server.id}": "12",
+                f"plan-{corp_server.id}": str(corp_server.plan_id),
+                "payment_method": "on_account",
+            },
+        ),
+        Visit(
+            "口座振替の登録",
+            CORP_BILLING,
+            "/settings/direct-debit",
+            "口座振替の登録",
+            shows="三井住友銀行 本店 普通 ****567",
+        ),
+        Visit(
+            "口座振替の登録(請求書払いのないお客様)",
+            OWNER,
+            "/settings/direct-debit",
+            "口座振替の登録",
+            shows='id="direct-debit-unavailable"',
+        ),
+        Visit(
+            "口座振替の口座登録(サンドボックス)",
+            CORP_BILLING,
+            "/settings/direct-debit",
+            "口座振替の口座登録",
+            post="/settings/direct-debit",
+        ),
+        Visit(
+            "口座振替の口座登録(入力なし)",
+            CORP_BILLING,
+            bank_account_form,
+            "口座振替の口座登録",
+            shows="口座番号を入力してください。",
+            post="/sandbox/direct-debit",
+            fields=lambda page: {"request": hidden_value(page, "request")},
+        ),
+        Visit(
+            "会員登録情報変更(法人)",
+            CORP_OWNER,
+            "/settings/profile",
+            "会員登録情報変更",
+            shows="ご担当者名(任意)",
         ),
         Visit("会員登録情報変更", OWNER, "/settings/profile", "会員登録情報変更"),
         Visit(

@@ -173,3 +173,30 @@ def test_the_corporate_demo_can_pay_into_a_negative_balance():
     corporate = _customer("demo-corp")
     balance = account_balance(corporate)
     assert balance.balance == 10_000 and balance.available == 110_000
+
+
+@pytest.mark.parametrize("today", [TODAY, date(2026, 12, 1), date(2027, 2, 28)])
+def test_demo_corp_is_on_invoice_terms_with_a_month_of_purchases_to_bill(today):
+    from panel.jobs.daily import run_daily
+    from panel.models.bills import BillKind, PaymentMethod
+    from panel.services.on_account import closing_day, unbilled_purchases
+
+    _seed(today)
+    corp = _customer("demo-corp")
+    assert corp.invoice_terms and corp.contact_name == "経理部 田中 一郎"
+    assert corp.direct_debit_account == "三井住友銀行 本店 普通 ****567"
+    (last_month,) = db.session.scalars(select(Bill).where(Bill.kind == BillKind.MONTH_END))
+    assert last_month.status == BillStatus.AWAITING_PAYMENT
+    assert last_month.payment_method == PaymentMethod.DIRECT_DEBIT
+    assert last_month.due_date >= today  # collected at the end of this month
+    unbilled = unbilled_purchases(corp, today)
+    assert len(unbilled.purchases) == 2
+    assert all(p.purchased_on.month == today.month for p in unbilled.purchases)
+
+    run_daily(closing_day(today) + timedelta(days=1))  # the job over the month end
+    db.session.rollback()
+    bills = db.session.scalars(
+        select(Bill).where(Bill.kind == BillKind.MONTH_END).order_by(Bill.applied_on)
+    ).all()
+    assert [bill.applied_on for bill in bills][-1] == closing_day(today)
+    assert len(bills[-1].lines) == 2

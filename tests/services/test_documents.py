@@ -12,6 +12,7 @@ from panel.models.bills import BillKind, BillLineKind, PaymentMethod
 from panel.models.customers import CustomerKind
 from panel.pdf import html_to_pdf
 from panel.refusals import DomainError
+from panel.services.addressing import recipient_context
 from panel.services.audit import Client
 from panel.services.billing import LineDraft, cancel_bill, change_payment_method, create_bill
 from panel.services.documents import (
@@ -22,7 +23,9 @@ from panel.services.documents import (
     render_quote,
     request_paper_invoice,
 )
+from panel.services.on_account import bill_month_end, buy_on_account
 from panel.services.payments import ReceivedMoney, apply_payment
+from panel.services.renewal.application import new_application_token
 from panel.services.renewal.pricing import Selection, quote_renewal
 from tests import factories
 
@@ -240,7 +243,7 @@ def test_no_quote_for_an_individual(plans):
 
 
 def test_a_paper_invoice_is_queued_once(plans):
-    customer = factories.customer()
+    customer = factories.company_on_invoice_terms()
     bill = _bill(customer, plans)
     request_paper_invoice(bill, factories.owner(customer), NOW)
     db.session.commit()
@@ -252,7 +255,7 @@ def test_a_paper_invoice_is_queued_once(plans):
 def test_a_cancelled_bill_gets_no_paper_invoice(plans):
     """Refused by the service itself, not only hidden on the page: a stale page (or a hand-made
     request) asking for the paper invoice of a bill cancelled meanwhile queues nothing."""
-    customer = factories.customer()
+    customer = factories.company_on_invoice_terms()
     bill = _bill(customer, plans)
     cancel_bill(bill, NOW, None, Client(ip_address=None, user_agent=None))
     db.session.commit()
@@ -260,3 +263,95 @@ def test_a_cancelled_bill_gets_no_paper_invoice(plans):
         request_paper_invoice(bill, factories.owner(customer), NOW)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0
+
+
+@pytest.mark.parametrize("kind", [CustomerKind.INDIVIDUAL, CustomerKind.CORPORATE])
+def test_paper_invoices_are_for_companies_on_invoice_terms_only(plans, kind):
+    """The seed: once the corporate service starts, paper invoices go only to the companies
+    registered for it. An individual, or a company without invoice terms, asking anyway (a
+    hand-made request: the page offers no button) queues nothing."""
+    customer = factories.customer("someone", kind=kind)
+    bill = _bill(customer, plans)
+    with pytest.raises(DomainError, match="請求書払い.*をご利用のお客様"):
+        request_paper_invoice(bill, factories.owner(customer), NOW)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0
+
+
+# Corporate customers: 御中 and the contact person (担当者名)
+
+
+def _company(contact_name="経理部 田中 一郎"):
+    return factories.company_on_invoice_terms(name="株式会社デモ商事", contact_name=contact_name)
+
+
+def test_invoice_receipt_and_quote_name_the_company_onchu_and_the_contact_person(plans):
+    company = _company()
+    bill = _bill(company, plans, PaymentMethod.CARD)
+    money = ReceivedMoney(
+        "sandbox", "evt-corp", PaymentMethod.CARD, bill.total, NOW, reference=bill.bill_no
+    )
+    apply_payment(bill, money, NOW, NOBODY)
+    db.session.commit()
+    server = factories.server(company, "corp.co.jp", plans["standard"], date(2026, 11, 30))
+    quote = quote_renewal(company, [Selection(server.id, 12, None)], False, TODAY)
+
+    for document in (
+        invoice(bill, TODAY).content,
+        receipt(bill, TODAY).content,
+        render_quote(company, quote, TODAY),
+    ):
+        text = pdf_text(document)
+        assert "株式会社デモ商事 御中" in text
+        assert "ご担当: 経理部 田中 一郎 様" in text
+        assert "御中 様" not in text and "株式会社デモ商事 様" not in text
+
+
+def test_without_a_contact_person_the_company_alone_is_addressed(plans):
+    text = pdf_text(invoice(_bill(_company(contact_name=None), plans), TODAY).content)
+    assert "株式会社デモ商事 御中" in text and "ご担当" not in text
+
+
+def test_an_individual_has_no_contact_line_whatever_is_stored():
+    customer = factories.customer()
+    customer.contact_name = "誰か"  # only a company's is ever set; shown for none other
+    db.session.commit()
+    assert recipient_context(customer) == {"recipient": "山田 太郎 様", "recipient_contact": None}
+
+
+def test_a_month_end_invoice_lists_each_purchase_with_its_date_and_how_it_is_collected(plans):
+    company = _company()
+    company.direct_debit_token, company.direct_debit_account = (
+        "ba_x",
+        "三井住友銀行 本店 普通 ****567",
+    )
+    factories.domain_price("com", 1_650)
+    domains = [
+        factories.domain(company, name, date(2027, 1, 5)) for name in ("a-corp.com", "b-corp.com")
+    ]
+    for day, domain in zip((date(2026, 11, 2), date(2026, 11, 30)), domains, strict=True):
+        buy_on_account(
+            company,
+            [Selection(domain.id, 12)],
+            False,
+            new_application_token(company),
+            day,
+            NOW,
+            factories.owner(company),
+            NOBODY,
+        )
+    db.session.commit()
+    bill = bill_month_end(company.id, date(2026, 11, 30))
+    db.session.commit()
+
+    text = pdf_text(invoice(bill, date(2026, 12, 1)).content)
+    assert "株式会社デモ商事 御中" in text and "ご担当: 経理部 田中 一郎 様" in text
+    assert "締め日 2026年11月30日" in text and "お支払期限日 2026年12月31日" in text
+    assert "2026年11月分のご利用料金(月末締め)を、下記のとおりご請求申し上げます。" in text
+    assert "ご利用日" in text
+    assert "2026年11月2日 a-corp.com ドメイン更新 1年" in text
+    assert "2026年11月30日 b-corp.com ドメイン更新 1年" in text
+    assert "10%対象 合計(税込) 3,300円 うち消費税(10%) 300円" in text
+    assert "お支払方法 口座振替" in text
+    assert "お引き落とし日 2026年12月31日" in text
+    assert "お引き落とし口座 三井住友銀行 本店 普通 ****567" in text

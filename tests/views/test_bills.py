@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from panel.dates import add_months, today_in_japan
 from panel.extensions import db
-from panel.models import Bill, Contract, OutboxMail, Payment, TransferNotice
+from panel.models import Bill, Contract, OutboxMail, PaperInvoiceRequest, Payment, TransferNotice
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.customers import Role
 from panel.services.billing import BILLS_PER_PAGE
@@ -318,14 +318,26 @@ def test_the_receipt_is_offered_only_once_paid_and_refused_clearly_before(owner,
     assert paid.status_code == 200 and paid.data.startswith(b"%PDF")
 
 
-def test_a_paper_invoice_is_requested_once_and_shown_on_the_bill(owner, setup):
-    bill = _bill(setup)
+def test_a_paper_invoice_is_requested_once_and_shown_on_the_bill(client, login_as, setup):
+    company = factories.company_on_invoice_terms()
+    server = factories.server(company, "corp.jp", setup["server"].plan, setup["today"])
+    bill = factories.renewal_bill(company, server)
+    owner = login_as(factories.owner(company))
+    assert "紙面の請求書郵送を依頼する" in _text(owner.get(f"/bills/{bill.bill_no}"))
     text = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
     assert "紙面の請求書の郵送を承りました。" in text
     assert "に郵送をご依頼いただきました(発送準備中)。" in text
     assert "紙面の請求書郵送を依頼する" not in text
     again = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
     assert "すでにご依頼いただいています。" in again
+
+
+def test_paper_invoices_are_not_offered_to_others_and_a_forged_request_is_refused(owner, setup):
+    bill = _bill(setup)
+    assert "紙面の請求書郵送を依頼する" not in _text(owner.get(f"/bills/{bill.bill_no}"))
+    text = _text(_post(owner, f"/bills/{bill.bill_no}/paper-invoice", {}, HTMX))
+    assert "紙面の請求書の郵送は、請求書払い(法人のお客様向けドメイン管理サービス)" in text
+    assert db.session.scalar(select(func.count()).select_from(PaperInvoiceRequest)) == 0
 
 
 # Faults a customer meets while paying

@@ -112,3 +112,25 @@ def test_only_the_owner_changes_member_details(client, login_as, customer, role)
     login_as(factories.sub_user(customer, f"taro-{role}", role))
     assert client.get(PROFILE).status_code == 403
     assert "会員登録情報変更" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_company_names_its_contact_person_for_its_documents(client, login_as):
+    company = factories.company_on_invoice_terms()
+    owner = login_as(factories.owner(company))
+    page = owner.get(PROFILE).get_data(as_text=True)
+    assert "ご担当者名(任意)" in page and "ご利用中(月末締め翌月末払い)" in page
+    data = VALID | {"name": "株式会社テスト", "contact_name": " 経理部 田中 一郎 "}
+    assert _post(owner, data).status_code == 302
+    db.session.refresh(company)
+    assert company.contact_name == "経理部 田中 一郎"
+    assert _post(owner, data | {"contact_name": "田" * 61}).status_code == 200
+    assert _post(owner, data | {"contact_name": ""}).status_code == 302
+    db.session.refresh(company)
+    assert company.contact_name is None
+
+
+def test_an_individual_has_no_contact_person_even_when_one_is_sent(owner_client, customer):
+    assert "ご担当者名" not in owner_client.get(PROFILE).get_data(as_text=True)
+    assert _post(owner_client, VALID | {"contact_name": "誰か"}).status_code == 302
+    db.session.refresh(customer)
+    assert customer.contact_name is None
