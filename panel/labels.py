@@ -27,7 +27,8 @@ PAYMENT_METHOD: dict[str, str] = {
     PaymentMethod.DIRECT_DEBIT: "口座振替",
 }
 
-#: What a bill is for, as its e-mail's subject names it.
+#: What a bill is for, as the bill e-mail's subject (but a month-end bill's, which names its
+#: month) and the balance page name it.
 BILL_KIND: dict[str, str] = {
     BillKind.RENEWAL: "ご契約更新のお申込み",
     BillKind.DEPOSIT: "アカウント残高へのご入金",

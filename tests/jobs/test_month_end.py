@@ -127,7 +127,7 @@ def test_a_negative_balance_without_a_card_is_billed_once_and_paying_brings_it_t
     assert line.description == "アカウント残高のご精算(2026年11月末の残高 -5,500円)"
     assert line.tax_rate == 0
     assert [mail.subject for mail in _mails("bill")] == [
-        f"【ご請求】請求No.{bill.bill_no} 月末のご請求"
+        f"【ご請求】請求No.{bill.bill_no} 2026年11月分 ご利用料金(月末締め)"
     ]
     (statement_mail,) = _mails("balance_statement")
     assert statement_mail.subject == "【ご利用明細】2026年11月分 アカウント残高"
