@@ -1,5 +1,5 @@
 """The words the panel shows for its codes: bill statuses, payment methods, contract statuses,
-roles, audit events, and what a receipt's money was for.
+roles, a domain's policy and locks, audit events, and what a receipt's money was for.
 
 This is the one place they are defined. Templates write `{{ bill.status | label('bill_status') }}`
 (the `label` filter); Python code that needs one (form choices, a message naming a method, an
@@ -9,6 +9,7 @@ audit detail) reads these mappings.
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
+from panel.models.domains import DomainPolicy, PolicySource
 
 BILL_STATUS: dict[str, str] = {
     BillStatus.AWAITING_PAYMENT: "ご入金待ち",
@@ -37,6 +38,29 @@ ROLE: dict[str, str] = {
     Role.BILLING: "請求担当",
     Role.TECHNICAL: "技術担当",
     Role.READ_ONLY: "閲覧のみ",
+}
+
+DOMAIN_POLICY: dict[str, str] = {
+    DomainPolicy.AUTO_RENEW: "自動更新",
+    DomainPolicy.AUTO_EXPIRE: "自動失効",
+}
+
+#: Where a domain's policy comes from (the TLD's label is followed by the TLD itself).
+POLICY_SOURCE: dict[str, str] = {
+    PolicySource.ACCOUNT: "アカウント全体",
+    PolicySource.TLD: "TLD",
+    PolicySource.DOMAIN: "このドメイン",
+}
+
+#: A TLD's or a domain's own setting when it has none: it follows the level above.
+FOLLOW_ACCOUNT = "アカウント全体の設定に従う"
+FOLLOW_TLD = "TLD・アカウント全体の設定に従う"
+
+#: The three registry locks of a domain (ドメインロック), by the name of their form field.
+DOMAIN_LOCK: dict[str, str] = {
+    "transfer_locked": "移管ロック",
+    "update_locked": "更新ロック",
+    "delete_locked": "削除ロック",
 }
 
 #: What each event is called in the customer's audit log (操作履歴).
@@ -74,6 +98,10 @@ AUDIT_EVENT: dict[str, str] = {
     "auto_renewal_card_replaced": "自動更新のクレジットカードの変更",
     "auto_renewal_card_removed": "自動更新のクレジットカードの削除",
     "auto_renewal_declined": "自動更新のクレジットカード決済の失敗",
+    "domain_policy_changed": "ドメインの自動更新・自動失効の設定の変更",
+    "domain_lock_changed": "ドメインロックの変更",
+    "domain_auth_code_shown": "AuthCodeの表示",
+    "domain_lapsed": "自動失効によるドメインの失効",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.
@@ -89,6 +117,9 @@ LABELS: dict[str, dict[str, str]] = {
     "payment_method": PAYMENT_METHOD,
     "contract_status": CONTRACT_STATUS,
     "role": ROLE,
+    "domain_policy": DOMAIN_POLICY,
+    "policy_source": POLICY_SOURCE,
+    "domain_lock": DOMAIN_LOCK,
     "audit_event": AUDIT_EVENT,
     "receipt_purpose": RECEIPT_PURPOSE,
 }

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
+from panel.models.domains import DomainPolicy
 from panel.models.types import UtcDateTime, one_of, utc_now
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Customer(Model):
             f"auto_renewal_months IN ({', '.join(map(str, AUTO_RENEWAL_PERIODS_MONTHS))})",
             name="auto_renewal_months",
         ),
+        one_of("domain_policy", DomainPolicy),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +79,11 @@ class Customer(Model):
     saved_card_brand: Mapped[str | None] = mapped_column(String(20))
     saved_card_last4: Mapped[str | None] = mapped_column(String(4))
     saved_card_expiry: Mapped[str | None] = mapped_column(String(5))
+    #: 自動更新 or 自動失効 for every domain of the account, unless its TLD or the domain itself
+    #: says otherwise; 自動更新 until the customer chooses (docs/rules.md, Domains)
+    domain_policy: Mapped[str] = mapped_column(
+        String(16), default=DomainPolicy.AUTO_RENEW, server_default=DomainPolicy.AUTO_RENEW.value
+    )
     #: when the account was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
