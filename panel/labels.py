@@ -53,8 +53,8 @@ POLICY_SOURCE: dict[str, str] = {
 }
 
 #: A TLD's or a domain's own setting when it has none: it follows the level above.
-FOLLOW_ACCOUNT = "アカウント全体の設定に従う"
-FOLLOW_TLD = "TLD・アカウント全体の設定に従う"
+FOLLOW_ACCOUNT = "アカウント全体に従う"
+FOLLOW_TLD = "TLD・アカウントに従う"
 
 #: The three registry locks of a domain (ドメインロック), by the name of their form field.
 DOMAIN_LOCK: dict[str, str] = {
