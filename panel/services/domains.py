@@ -99,6 +99,14 @@ def effective_domain_policies(customer: Customer, *where) -> list[tuple[Contract
     return [(domain, EffectivePolicy(policy, source)) for domain, policy, source in rows]
 
 
+def _lock(row: Customer | Contract) -> None:
+    """Lock the row for the rest of the transaction (PostgreSQL; SQLite's write lock is held
+    already) and read it afresh. What this transaction changed is flushed first: a refresh
+    would otherwise throw away the row's unflushed changes."""
+    db.session.flush()
+    db.session.refresh(row, with_for_update=True)
+
+
 def is_expired(domain: Contract, today: date) -> bool:
     return (
         contract_status(domain.renewal_date, False, today, domain.lapsed_on)
@@ -228,7 +236,7 @@ def _update_policy(
     """Make `change` (which answers the audit detail, or None when it changed nothing) under
     the account's lock, and tell which domains' effective policy it changed."""
     # Changes of one account's settings run one at a time (PostgreSQL; SQLite's write lock).
-    db.session.refresh(customer, with_for_update=True)
+    _lock(customer)
     before = _policies(customer, today)
     detail = change()
     if detail is None:
@@ -358,7 +366,7 @@ def change_domain_lock(
         raise DomainError("ロックのONかOFFを選んでください。")
     if is_expired(domain, today):
         raise DomainError(EXPIRED_DOMAIN)
-    db.session.refresh(domain, with_for_update=True)
+    _lock(domain)
     changed = [name for name in LOCKS if getattr(domain, name) != locks[name]]
     if not changed:
         return LockUpdate([])
@@ -378,7 +386,7 @@ def reveal_auth_code(domain: Contract, today: date, by: User, client: Client) ->
     itself never is)."""
     if is_expired(domain, today):
         raise DomainError(EXPIRED_DOMAIN)
-    db.session.refresh(domain, with_for_update=True)
+    _lock(domain)
     if domain.transfer_locked:
         raise DomainError(TRANSFER_LOCKED)
     if domain.auth_code is None:
@@ -411,7 +419,7 @@ def lapse_domains(customer: Customer, today: date) -> list[Contract]:
     left alone (the customer asked to keep it; if the bill is cancelled, it lapses then)."""
     # The renewal page's application locks the account too: a domain cannot be applied for
     # while it lapses.
-    db.session.refresh(customer, with_for_update=True)
+    _lock(customer)
     ids = [
         domain_id
         for _, domain_id in db.session.execute(
