@@ -27,6 +27,7 @@ from panel.services.domains import (
     domains_page,
     effective_domain_policy,
     is_expired,
+    normalize_tld,
     own_domain,
     reveal_auth_code,
     set_account_domain_policy,
@@ -55,14 +56,21 @@ def _list(
     message: str | None = None,
 ):
     customer = current_user.customer
+    page = domains_page(customer, today_in_japan())
+    # A TLD form's errors go next to its TLD; one naming no TLD of the list, above the list.
+    tld_errors = [*tld_form.tld.errors, *tld_form.policy.errors] if tld_form else []
+    tld_error_for = normalize_tld(tld_form.tld.data or "") if tld_form else None
+    if tld_error_for not in {setting.tld for setting in page.tlds}:
+        tld_error_for = None
     return render_page_or_partial(
         "domains/index.html",
         "domains/_domains.html",
-        domains=domains_page(customer, today_in_japan()),
+        domains=page,
         may_manage=current_user.role in DOMAIN_MANAGERS,
         account_form=account_form
         or AccountDomainPolicyForm(formdata=None, data={"policy": customer.domain_policy}),
-        tld_form=tld_form,
+        tld_errors=tld_errors,
+        tld_error_for=tld_error_for,
         domain_form=domain_form,
         domain_id=domain_id,
         changed=update.changed_ids if update else set(),
@@ -133,7 +141,7 @@ def tld_policy():
         ),
     )
     if update:
-        return _saved(update, f".{form.tld.data.strip().lstrip('.')} の設定")
+        return _saved(update, f".{normalize_tld(form.tld.data)} の設定")
     return _list(tld_form=form)
 
 
