@@ -418,6 +418,16 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
             password_hash=hash_password(DEMO_PASSWORD),
         )
     )
+    # The IT staff (情報システム): domains, their locks and AuthCodes; no bills.
+    db.session.add(
+        User(
+            customer=customer,
+            login_id=sub_user_login_id(customer, "it"),
+            email="it@demo-corp.example.jp",
+            role=Role.TECHNICAL,
+            password_hash=hash_password(DEMO_PASSWORD),
+        )
+    )
     domains = {
         name: _domain(customer, name, days(expires_in))
         for name, expires_in in (
