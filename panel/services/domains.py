@@ -161,13 +161,14 @@ def domains_page(customer: Customer, today: date) -> DomainsPage:
     ]
     # Domains not yet expired first, then the expired ones, each by expiry date.
     rows.sort(key=lambda row: not row.manageable)
-    own = dict(
-        db.session.execute(
+    own: dict[str, str] = {
+        tld: policy
+        for tld, policy in db.session.execute(
             select(DomainTldPolicy.tld, DomainTldPolicy.policy).where(
                 DomainTldPolicy.customer_id == customer.id
             )
-        ).all()
-    )
+        )
+    }
     counts: dict[str, int] = dict.fromkeys(own, 0)
     for row in rows:
         assert row.domain.tld is not None, "a domain has a TLD"

@@ -21,6 +21,7 @@ from panel.forms.domains import (
 )
 from panel.htmx import is_partial_request, redirect_to, render_page_or_partial
 from panel.models import Contract, Role
+from panel.services.contracts import contract_status
 from panel.services.domains import (
     PolicyUpdate,
     change_domain_lock,
@@ -194,6 +195,7 @@ def _detail(
         domain=domain,
         policy=effective_domain_policy(domain),
         expired=is_expired(domain, today),
+        domain_status=contract_status(domain.renewal_date, False, today, domain.lapsed_on),
         days_left=(domain.renewal_date - today).days,
         may_manage=current_user.role in DOMAIN_MANAGERS,
         lock_form=lock_form,
