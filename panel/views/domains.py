@@ -81,15 +81,14 @@ def _list(
     )
 
 
-def _saved(update: PolicyUpdate, what: str):
-    """What a policy change did, in words: on the swapped list (htmx), or after a redirect."""
+def _saved(update: PolicyUpdate, what: str, overridden_by: str | None = None):
+    """What a policy change did, in words: on the swapped list (htmx), or after a redirect.
+    `overridden_by` names the more specific levels that may have kept every domain as it was."""
     if not update.setting_changed:
         message = f"{what}は変わっていません。"
     elif not update.changes:
-        message = (
-            f"{what}を保存しました。より細かい設定(TLD・ドメインごと)が優先されるため、"
-            "自動更新・自動失効が変わったドメインはありません。"
-        )
+        why = f"{overridden_by}の設定が優先されるため、" if overridden_by else ""
+        message = f"{what}を保存しました。{why}自動更新・自動失効が変わったドメインはありません。"
     else:
         names = "、".join(
             f"{change.name}({labels.DOMAIN_POLICY[change.after]})" for change in update.changes
@@ -122,7 +121,7 @@ def account_policy():
         ),
     )
     if update:
-        return _saved(update, "アカウント全体の設定")
+        return _saved(update, "アカウント全体の設定", "TLDごと・ドメインごと")
     return _list(account_form=form)
 
 
@@ -142,7 +141,7 @@ def tld_policy():
         ),
     )
     if update:
-        return _saved(update, f".{normalize_tld(form.tld.data)} の設定")
+        return _saved(update, f".{normalize_tld(form.tld.data)} の設定", "ドメインごと")
     return _list(tld_form=form)
 
 

@@ -123,9 +123,20 @@ def test_a_domain_of_its_own_wins_over_its_tld_and_the_account(owner_client, dom
 
 def test_a_setting_overridden_everywhere_says_that_nothing_changed(owner_client, domains):
     for domain in domains.values():
-        _post(owner_client, f"{PAGE}/{domain.id}/policy", {"policy": "auto_renew"})
+        page = _text(
+            _post(owner_client, f"{PAGE}/{domain.id}/policy", {"policy": "auto_renew"}, True)
+        )
+        assert (
+            f"{domain.name} の設定を保存しました。自動更新・自動失効が変わったドメインはありません。"
+            in page
+        )
     page = _text(_post(owner_client, f"{PAGE}/policy", {"policy": "auto_expire"}, True))
-    assert "自動更新・自動失効が変わったドメインはありません" in page
+    assert (
+        "アカウント全体の設定を保存しました。TLDごと・ドメインごとの設定が優先されるため、"
+        "自動更新・自動失効が変わったドメインはありません。" in page
+    )
+    page = _text(_post(owner_client, f"{PAGE}/policy", {"policy": "auto_expire"}, True))
+    assert "アカウント全体の設定は変わっていません。" in page
 
 
 @pytest.mark.parametrize(
