@@ -126,10 +126,8 @@ def test_a_setting_overridden_everywhere_says_that_nothing_changed(owner_client,
         page = _text(
             _post(owner_client, f"{PAGE}/{domain.id}/policy", {"policy": "auto_renew"}, True)
         )
-        assert (
-            f"{domain.name} の設定を保存しました。自動更新・自動失効が変わったドメインはありません。"
-            in page
-        )
+        saved = f"{domain.name} の設定を保存しました。"
+        assert f"{saved}自動更新・自動失効が変わったドメインはありません。" in page
     page = _text(_post(owner_client, f"{PAGE}/policy", {"policy": "auto_expire"}, True))
     assert (
         "アカウント全体の設定を保存しました。TLDごと・ドメインごとの設定が優先されるため、"
