@@ -1,5 +1,5 @@
 """The words the panel shows for its codes: bill statuses, payment methods, contract statuses,
-roles, audit events, and what a receipt's money was for.
+roles, a domain's policy and locks, audit events, and what a receipt's money was for.
 
 This is the one place they are defined. Templates write `{{ bill.status | label('bill_status') }}`
 (the `label` filter); Python code that needs one (form choices, a message naming a method, an
@@ -10,6 +10,7 @@ from panel.models.balance import LedgerKind
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
+from panel.models.domains import DomainPolicy, PolicySource
 from panel.models.on_account import ON_ACCOUNT
 
 BILL_STATUS: dict[str, str] = {
@@ -65,6 +66,29 @@ ROLE: dict[str, str] = {
     Role.READ_ONLY: "閲覧のみ",
 }
 
+DOMAIN_POLICY: dict[str, str] = {
+    DomainPolicy.AUTO_RENEW: "自動更新",
+    DomainPolicy.AUTO_EXPIRE: "自動失効",
+}
+
+#: Where a domain's policy comes from (the TLD's label is followed by the TLD itself).
+POLICY_SOURCE: dict[str, str] = {
+    PolicySource.ACCOUNT: "アカウント全体",
+    PolicySource.TLD: "TLD",
+    PolicySource.DOMAIN: "このドメイン",
+}
+
+#: A TLD's or a domain's own setting when it has none: it follows the level above.
+FOLLOW_ACCOUNT = "アカウント全体に従う"
+FOLLOW_TLD = "TLD・アカウントに従う"
+
+#: The three registry locks of a domain (ドメインロック), by the name of their form field.
+DOMAIN_LOCK: dict[str, str] = {
+    "transfer_locked": "移管ロック",
+    "update_locked": "更新ロック",
+    "delete_locked": "削除ロック",
+}
+
 #: What each event is called in the customer's audit log (操作履歴).
 AUDIT_EVENT: dict[str, str] = {
     "login": "ログイン",
@@ -107,6 +131,10 @@ AUDIT_EVENT: dict[str, str] = {
     "direct_debit_replaced": "口座振替の口座の変更",
     "direct_debit_removed": "口座振替の口座の削除",
     "direct_debit_declined": "口座振替の引き落とし不能",
+    "domain_policy_changed": "ドメインの自動更新・自動失効の設定の変更",
+    "domain_lock_changed": "ドメインロックの変更",
+    "domain_auth_code_shown": "AuthCodeの表示",
+    "domain_lapsed": "自動失効によるドメインの失効",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.
@@ -125,6 +153,9 @@ LABELS: dict[str, dict[str, str]] = {
     "purchase_method": PURCHASE_METHOD,
     "contract_status": CONTRACT_STATUS,
     "role": ROLE,
+    "domain_policy": DOMAIN_POLICY,
+    "policy_source": POLICY_SOURCE,
+    "domain_lock": DOMAIN_LOCK,
     "audit_event": AUDIT_EVENT,
     "receipt_purpose": RECEIPT_PURPOSE,
 }

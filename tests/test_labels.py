@@ -5,6 +5,7 @@ from panel import labels
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
+from panel.models.domains import DomainPolicy, PolicySource
 
 
 @pytest.mark.parametrize(
@@ -15,6 +16,8 @@ from panel.models.customers import Role
         (ContractStatus, labels.CONTRACT_STATUS),
         (Role, labels.ROLE),
         (BillKind, labels.RECEIPT_PURPOSE),
+        (DomainPolicy, labels.DOMAIN_POLICY),
+        (PolicySource, labels.POLICY_SOURCE),
     ],
 )
 def test_every_code_a_customer_can_meet_has_its_words(codes, words):

@@ -118,3 +118,45 @@ def test_mail_waiting_or_sent_before_per_recipient_results_keeps_its_recipients(
         downgrade(revision="38dff12f7be2")  # and back, with the data in place
         assert "outbox_recipients" not in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_domains_registered_before_the_locks_are_locked_with_an_authcode_each(
+    empty_database_url,
+):
+    migrating = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "SECRET_KEY": "x"})
+    with migrating.app_context():
+        upgrade(revision="7a3e5c2d9b14")  # the last one before domain settings
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, member_id, name, kind, contract_email,"
+                    " notify_40_days_before, credit_limit, created_at)"
+                    " VALUES (1, 'taro', '山田 太郎', 'individual', 'taro@example.jp', false, 0,"
+                    " '2026-11-21 00:00:00+00')"
+                )
+            )
+            for contract_id, name in ((1, "taro.net"), (2, "taro.com")):
+                connection.execute(
+                    text(
+                        "INSERT INTO contracts (id, customer_id, kind, name, tld, renewal_date,"
+                        " is_trial, domains_used, mail_accounts_used, created_at) VALUES"
+                        " (:id, 1, 'domain', :name, :tld, '2027-01-31', false, 0, 0,"
+                        " '2026-11-21 00:00:00+00')"
+                    ),
+                    {"id": contract_id, "name": name, "tld": name.split(".")[1]},
+                )
+        upgrade()
+        with db.engine.connect() as connection:
+            policy = connection.execute(text("SELECT domain_policy FROM customers")).scalar()
+            domains = connection.execute(
+                text(
+                    "SELECT transfer_locked, update_locked, delete_locked, auth_code,"
+                    " domain_policy, lapsed_on FROM contracts ORDER BY id"
+                )
+            ).all()
+        assert policy == "auto_renew"
+        assert [tuple(row[:3]) for row in domains] == [(True, True, True)] * 2
+        codes = [row[3] for row in domains]
+        assert all(len(code) == 16 for code in codes) and codes[0] != codes[1]
+        assert [row[4:] for row in domains] == [(None, None)] * 2
+        db.engine.dispose()

@@ -25,6 +25,15 @@ from panel.services.auto_renewal import (
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
 from panel.services.direct_debit import bills_to_collect, collect_month_end_bill
+from panel.services.domains import (
+    EFFECTIVE_POLICY,
+    LAPSE_NOTICE_DAYS,
+    domains_with_policy,
+    due_to_lapse,
+    lapse_domains,
+    lapsing_on,
+    tell_of_lapse,
+)
 from panel.services.mail import BATCH_SIZE, deliver_outbox
 from panel.services.month_end import is_month_end, settle_month
 from panel.services.notices import (
@@ -65,13 +74,24 @@ def _remind(contract_id: int, days_before: int, awaiting_bill_no: str | None) ->
 
 
 def _notify_domains(customer_id: int, contract_ids: list[int], today: date) -> None:
-    # One query for the customer's domains, listed in the order they were found.
+    # One query for the customer's domains with their policy, listed in the order they were
+    # found.
     loaded = {
-        domain.id: domain
-        for domain in db.session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))
+        domain.id: (domain, policy)
+        for domain, policy in db.session.execute(
+            domains_with_policy(Contract, EFFECTIVE_POLICY).where(Contract.id.in_(contract_ids))
+        )
     }
     domains = [loaded[contract_id] for contract_id in contract_ids]
     queue_domain_notice(db.session.get_one(Customer, customer_id), domains, today)
+
+
+def _lapse(customer_id: int, today: date) -> None:
+    lapse_domains(db.session.get_one(Customer, customer_id), today)
+
+
+def _tell_of_lapse(customer_id: int, domain_ids: list[int], today: date) -> None:
+    tell_of_lapse(db.session.get_one(Customer, customer_id), domain_ids, today)
 
 
 def cancel_overdue_bills(today: date) -> int:
@@ -101,8 +121,56 @@ def cancel_overdue_bills(today: date) -> int:
     )
 
 
+def lapse_auto_expiring_domains(today: date) -> int:
+    """自動失効: a domain whose expiry date has passed lapses (expired from the day after it,
+    with no grace period), unless a renewal bill for it awaits payment; each customer is told
+    in one mail per day. Claimed per customer and day; a domain lapses once (its `lapsed_on`)."""
+    kind = "domain_lapse"
+    due = db.session.execute(
+        due_to_lapse(today).where(
+            not_done(kind, subject_of("customer", Contract.customer_id), today)
+        )
+    ).all()
+    awaiting = bills_awaiting_for([domain_id for _, domain_id in due])
+    customers = dict.fromkeys(
+        customer_id for customer_id, domain_id in due if domain_id not in awaiting
+    )
+    return each_once(
+        kind,
+        (
+            (f"customer:{customer_id}", today, partial(_lapse, customer_id, today))
+            for customer_id in customers
+        ),
+    )
+
+
+def warn_of_lapsing_domains(today: date) -> int:
+    """自動失効: 30 and 7 days before their expiry date, each customer gets one mail listing
+    the domains that will lapse (a domain on a renewal bill awaiting payment is left out: that
+    bill keeps it). Each notice belongs to its exact day, like the renewal reminders."""
+    kind = "domain_lapse_notice"
+    due = db.session.execute(
+        lapsing_on([today + timedelta(days=days) for days in LAPSE_NOTICE_DAYS]).where(
+            not_done(kind, subject_of("customer", Contract.customer_id), today)
+        )
+    ).all()
+    awaiting = bills_awaiting_for([domain_id for _, domain_id in due])
+    by_customer: dict[int, list[int]] = {}
+    for customer_id, domain_id in due:
+        if domain_id not in awaiting:
+            by_customer.setdefault(customer_id, []).append(domain_id)
+    return each_once(
+        kind,
+        (
+            (f"customer:{customer_id}", today, partial(_tell_of_lapse, customer_id, ids, today))
+            for customer_id, ids in by_customer.items()
+        ),
+    )
+
+
 def tell_expired_contracts(today: date) -> int:
-    """A contract past its grace period has expired: its customer is told, once."""
+    """A contract past its grace period has expired: its customer is told, once. A domain that
+    lapsed on 自動失効 was told of when it lapsed."""
     first_expired_day = today - timedelta(days=EXPIRY_CATCH_UP_DAYS - 1)
     grace = timedelta(days=GRACE_DAYS + 1)
     expired = db.session.execute(
@@ -110,6 +178,7 @@ def tell_expired_contracts(today: date) -> int:
         .where(
             Contract.renewal_date >= first_expired_day - grace,
             Contract.renewal_date <= today - grace,
+            Contract.lapsed_on.is_(None),
             not_done(
                 "contract_expired",
                 subject_of("contract", Contract.id),
@@ -353,17 +422,19 @@ def collect_direct_debits(today: date) -> int:
 
 
 #: The steps, in the order they run: bills first (an overdue bill is cancelled before its
-#: contracts are reminded of), then what is told.
+#: contracts are reminded of, and before its domains on 自動失効 lapse), then what is told.
 STEPS = (
     ("overdue bills cancelled", cancel_overdue_bills),
     ("overdue month-end bills told", tell_overdue_month_end_bills),
     ("month-end bills made", bill_month_ends),
     ("direct debits collected", collect_direct_debits),
+    ("auto-expiring domains lapsed", lapse_auto_expiring_domains),
     ("expiries told", tell_expired_contracts),
     ("expiring cards warned of", warn_of_expiring_cards),
     ("auto-renewals charged", charge_auto_renewals),
     ("month-end balances settled", settle_month_end),
     ("renewal reminders", send_renewal_reminders),
+    ("domain lapses announced", warn_of_lapsing_domains),
     ("domain notices", send_domain_notices),
 )
 

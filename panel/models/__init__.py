@@ -6,7 +6,7 @@ from panel.models.bills import Bill, BillLine, BillNumberCounter
 from panel.models.contracts import Contract, ContractKind
 from panel.models.customers import Customer, CustomerKind, Role, User
 from panel.models.documents import DocumentKind, IssuedDocument, PaperInvoiceRequest
-from panel.models.domains import DomainPrice
+from panel.models.domains import DomainPrice, DomainTldPolicy
 from panel.models.jobs import JobEffect
 from panel.models.mail import OutboxMail, OutboxRecipient
 from panel.models.on_account import OnAccountPurchase
@@ -30,6 +30,7 @@ __all__ = [
     "CustomerKind",
     "DocumentKind",
     "DomainPrice",
+    "DomainTldPolicy",
     "IssuedDocument",
     "JobEffect",
     "LedgerEntry",

@@ -3,11 +3,12 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
 from panel.models.customers import Customer
+from panel.models.domains import DomainPolicy, new_auth_code
 from panel.models.plans import Plan
 from panel.models.types import UtcDateTime, one_of, utc_now
 
@@ -45,6 +46,12 @@ class Contract(Model):
         ),
         CheckConstraint("domains_used >= 0", name="domains_used_not_negative"),
         CheckConstraint("mail_accounts_used >= 0", name="mail_accounts_used_not_negative"),
+        one_of("domain_policy", DomainPolicy),
+        CheckConstraint(
+            "kind = 'domain' OR (domain_policy IS NULL AND auth_code IS NULL"
+            " AND lapsed_on IS NULL)",
+            name="domain_settings_on_domains_only",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +76,17 @@ class Contract(Model):
     mail_accounts_used: Mapped[int] = mapped_column(default=0)
     #: auto-renewal for this server: on, off, or none to follow the account's setting
     auto_renewal: Mapped[bool | None] = mapped_column(default=None)
+    #: a domain's own 自動更新 / 自動失効; none to follow its TLD's setting or the account's
+    domain_policy: Mapped[str | None] = mapped_column(String(16))
+    #: a domain's registry locks (ドメインロック): no transfer out, no change of its registration
+    #: (name servers, contacts), no deletion. New domains are locked; servers ignore them
+    transfer_locked: Mapped[bool] = mapped_column(default=True, server_default=true())
+    update_locked: Mapped[bool] = mapped_column(default=True, server_default=true())
+    delete_locked: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: a domain's AuthCode, to transfer it out; shown only while the transfer lock is off
+    auth_code: Mapped[str | None] = mapped_column(String(32))
+    #: the day a domain on 自動失効 lapsed (the day after its expiry date): expired from then on
+    lapsed_on: Mapped[date | None]
     #: when the contract was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
@@ -77,13 +95,15 @@ class Contract(Model):
 
     @classmethod
     def registered_domain(cls, customer: Customer, name: str, expires_on: date) -> "Contract":
-        """A domain contract; its TLD is everything after the first label ("co.jp")."""
+        """A domain contract, locked, with an AuthCode of its own; its TLD is everything after
+        the first label ("co.jp")."""
         return cls(
             customer=customer,
             kind=ContractKind.DOMAIN,
             name=name,
             tld=name.split(".", 1)[1],
             renewal_date=expires_on,
+            auth_code=new_auth_code(),
         )
 
     @property

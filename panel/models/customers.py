@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
+from panel.models.domains import DomainPolicy
 from panel.models.types import UtcDateTime, one_of, utc_now
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Customer(Model):
             "(direct_debit_token IS NULL) = (direct_debit_account IS NULL)",
             name="direct_debit_token_with_account",
         ),
+        one_of("domain_policy", DomainPolicy),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +99,11 @@ class Customer(Model):
     direct_debit_account: Mapped[str | None] = mapped_column(String(100))
     #: when the bank account was registered (or last replaced)
     direct_debit_registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: 自動更新 or 自動失効 for every domain of the account, unless its TLD or the domain itself
+    #: says otherwise; 自動更新 until the customer chooses (docs/rules.md, Domains)
+    domain_policy: Mapped[str] = mapped_column(
+        String(16), default=DomainPolicy.AUTO_RENEW, server_default=DomainPolicy.AUTO_RENEW.value
+    )
     #: when the account was created
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 

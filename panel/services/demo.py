@@ -15,6 +15,7 @@ from panel.models import (
     Contract,
     Customer,
     DomainPrice,
+    DomainTldPolicy,
     OnAccountPurchase,
     OutboxMail,
     Plan,
@@ -26,6 +27,7 @@ from panel.models import (
 from panel.models.bills import BillKind, PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
+from panel.models.domains import DomainPolicy
 from panel.models.mail import RecipientStatus
 from panel.services.audit import Client
 from panel.services.auth import hash_password
@@ -461,9 +463,16 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
     archive = _server(customer, "yamada-archive.jp", plans["lite"], days(-30))  # expired
     office = _server(customer, "yamada-office.jp", plans["premium"], days(12))
     shop_domain = _domain(customer, "yamada-shop.jp", days(60))
-    _domain(customer, "yamada-blog.com", days(100))
+    blog_domain = _domain(customer, "yamada-blog.com", days(100))
     net_domain = _domain(customer, "yamada.net", days(25))
     db.session.flush()
+    # 自動更新 for the account (as every account starts), 自動失効 for .net, and the blog's
+    # domain let go on its own setting; yamada.net's transfer lock is off (about to move out).
+    db.session.add(
+        DomainTldPolicy(customer_id=customer.id, tld="net", policy=DomainPolicy.AUTO_EXPIRE)
+    )
+    blog_domain.domain_policy = DomainPolicy.AUTO_EXPIRE
+    net_domain.transfer_locked = False
 
     _seed_bill_history(
         customer,
@@ -526,15 +535,43 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
             password_hash=hash_password(DEMO_PASSWORD),
         )
     )
-    for name, expires_in in (
-        ("demo-corp.co.jp", 150),
-        ("demo-corp.com", 40),
-        ("demo-corp.net", 80),
-        ("demo-corp.jp", 10),
-        ("demo-corp.biz", 200),
-    ):
-        _domain(customer, name, days(expires_in))
+    # The IT staff (情報システム): domains, their locks and AuthCodes; no bills.
+    db.session.add(
+        User(
+            customer=customer,
+            login_id=sub_user_login_id(customer, "it"),
+            email="it@demo-corp.example.jp",
+            role=Role.TECHNICAL,
+            password_hash=hash_password(DEMO_PASSWORD),
+        )
+    )
+    domains = {
+        name: _domain(customer, name, days(expires_in))
+        for name, expires_in in (
+            ("demo-corp.co.jp", 150),
+            ("demo-corp.com", 40),
+            ("demo-corp.net", 80),
+            ("demo-corp-cloud.net", 130),
+            ("demo-corp-shop.net", 300),
+            ("demo-corp.jp", 10),
+            ("demo-corp.biz", 200),
+            ("demo-corp-campaign.com", 45),
+        )
+    }
+    # Registered up to nine and a half years ahead: within a year of the registries' 10-year
+    # limit, so the renewal page says why it cannot be renewed now.
+    domains["demo-corp-brand.com"] = _domain(
+        customer, "demo-corp-brand.com", add_months(today, 114)
+    )
     db.session.flush()
+    # 自動更新 for the account; 自動失効 for .biz, and for a campaign's domain on its own
+    # setting; .net is left to the account (the place to try a TLD's setting). One domain has
+    # its update lock off.
+    db.session.add(
+        DomainTldPolicy(customer_id=customer.id, tld="biz", policy=DomainPolicy.AUTO_EXPIRE)
+    )
+    domains["demo-corp-campaign.com"].domain_policy = DomainPolicy.AUTO_EXPIRE
+    domains["demo-corp-shop.net"].update_locked = False
     issued = add_months(server.renewal_date, -12) - timedelta(days=14)
     bill = _past_renewal([(server, 12)], PaymentMethod.BANK_TRANSFER, issued)
     _paid(bill, issued + timedelta(days=3), transfer_reference(bill), payer_name="カ)デモシヨウジ")

@@ -1,5 +1,6 @@
-"""The notices the daily job writes to the outbox: renewal reminders, a contract's expiry, and
-the monthly list of domains that expire soon. Each goes to the contract and the sub e-mail."""
+"""The notices the daily job writes to the outbox: renewal reminders, a contract's expiry, the
+monthly list of domains that expire soon, and the domains on 自動失効 that are about to lapse or
+have lapsed. Each goes to the contract and the sub e-mail."""
 
 from datetime import date
 
@@ -54,15 +55,45 @@ def queue_expiry_notice(contract: Contract) -> OutboxMail:
     )
 
 
-def queue_domain_notice(customer: Customer, domains: list[Contract], today: date) -> OutboxMail:
+def queue_domain_notice(
+    customer: Customer, domains: list[tuple[Contract, str]], today: date
+) -> OutboxMail:
     """更新案内 (the 1st of each month): every domain of the customer that expires within 90
-    days, with its date and what will happen to it."""
+    days, each with its effective policy (自動更新 or 自動失効): its date and what will happen
+    to it then."""
     return queue_templated_mail(
         customer,
         "domain_notice",
         f"【ドメイン更新のご案内】{today.year}年{today.month}月 ― "
         f"{DOMAIN_NOTICE_DAYS}日以内に有効期限を迎えるドメイン({len(domains)}件)",
         "mail/domain_notice.txt",
-        domains=[(domain, last_renewable_day(domain.renewal_date)) for domain in domains],
+        domains=[
+            (domain, policy, last_renewable_day(domain.renewal_date)) for domain, policy in domains
+        ],
         days=DOMAIN_NOTICE_DAYS,
+    )
+
+
+def queue_domain_lapse_notice(
+    customer: Customer, domains: list[Contract], today: date
+) -> OutboxMail:
+    """The customer's domains on 自動失効 that lapse on their expiry date, 30 or 7 days ahead:
+    what to do to keep them."""
+    return queue_templated_mail(
+        customer,
+        "domain_lapse_notice",
+        f"【自動失効のお知らせ】有効期限をもって失効するドメイン({len(domains)}件)",
+        "mail/domain_lapse_notice.txt",
+        domains=[(domain, (domain.renewal_date - today).days) for domain in domains],
+    )
+
+
+def queue_domain_lapsed_notice(customer: Customer, domains: list[Contract]) -> OutboxMail:
+    """The customer's domains on 自動失効 have lapsed (失効) on their expiry date."""
+    return queue_templated_mail(
+        customer,
+        "domain_lapsed",
+        f"【ドメイン失効のお知らせ】自動失効の設定により失効したドメイン({len(domains)}件)",
+        "mail/domain_lapsed.txt",
+        domains=domains,
     )

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from panel import labels
-from panel.dates import today_in_japan
+from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import AUTHENTICATED_CARD, sandbox_gateway
 from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
@@ -117,6 +117,16 @@ def _server(customer: Customer, name: str) -> Contract:
     )
 
 
+def _domain(customer: Customer, name: str) -> Contract:
+    return db.session.scalar(
+        select(Contract).where(
+            Contract.customer_id == customer.id,
+            Contract.name == name,
+            Contract.kind == ContractKind.DOMAIN,
+        )
+    )
+
+
 def _awaiting(bills: list[Bill], method: str) -> Bill:
     return next(
         bill
@@ -181,6 +191,10 @@ def prepare_tour() -> list[Visit]:
     past_due = factories.renewal_bill(
         demo, late, method=PaymentMethod.CARD, today=today - timedelta(days=20)
     )
+    # Within a year of the 10-year limit: the renewal page says why it cannot be renewed now.
+    factories.domain(demo, "yamada-brand.com", add_months(today, 114))
+    # The demo's yamada.net has its transfer lock off; yamada-shop.jp's is on.
+    unlocked, locked = _domain(demo, "yamada.net"), _domain(demo, "yamada-shop.jp")
 
     return [
         Visit("ログイン", None, "/login", "ユーザーズパネルにログイン"),
@@ -244,6 +258,64 @@ def prepare_tour() -> list[Visit]:
             "/auto-renewal",
             "ご契約自動更新の設定",
             shows="設定の変更は管理者または請求担当の方が行えます。",
+        ),
+        Visit(
+            "ドメイン一覧・設定", OWNER, "/domains", "ドメイン一覧・設定", shows="TLD(.net)の設定"
+        ),
+        Visit(
+            "ドメイン一覧・設定(TLDの設定を変更)",
+            OWNER,
+            "/domains",
+            "ドメイン一覧・設定",
+            shows="1件のドメインが変わりました",
+            post="/domains/tld-policy",
+            fields={"tld": "jp", "policy": "auto_expire"},
+        ),
+        Visit(
+            "ドメイン一覧・設定(ご契約にないTLD)",
+            OWNER,
+            "/domains",
+            "ドメイン一覧・設定",
+            shows="このTLDのドメインはご契約にありません。",
+            post="/domains/tld-policy",
+            fields={"tld": "org", "policy": "auto_expire"},
+        ),
+        Visit(
+            "ドメイン一覧・設定(閲覧のみ)",
+            READ_ONLY,
+            "/domains",
+            "ドメイン一覧・設定",
+            shows="設定の変更は、管理者または技術担当の方が行えます。",
+        ),
+        Visit(
+            "ドメインロックの詳細設定",
+            OWNER,
+            f"/domains/{unlocked.id}",
+            "ドメインロックの詳細設定",
+            shows="AuthCodeを表示する",
+        ),
+        Visit(
+            "ドメインロックの詳細設定(AuthCodeを表示)",
+            OWNER,
+            f"/domains/{unlocked.id}",
+            "ドメインロックの詳細設定",
+            shows='<code id="auth-code">',
+            post=f"/domains/{unlocked.id}/auth-code",
+        ),
+        Visit(
+            "ドメインロックの詳細設定(移管ロック中・入力なし)",
+            OWNER,
+            f"/domains/{locked.id}",
+            "ドメインロックの詳細設定",
+            shows="移管ロックがONのため、AuthCodeは表示されません。",
+            post=f"/domains/{locked.id}/lock",
+        ),
+        Visit(
+            "ドメインロックの詳細設定(閲覧のみ)",
+            READ_ONLY,
+            f"/domains/{unlocked.id}",
+            "ドメインロックの詳細設定",
+            shows="AuthCodeの表示は、管理者または技術担当の方が行えます。",
         ),
         Visit("お支払・ご請求明細", OWNER, "/bills", "お支払・ご請求明細"),
         *(

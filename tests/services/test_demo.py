@@ -24,6 +24,8 @@ from panel.services.balance import account_balance, ledger_sum
 from panel.services.billing import APPLICATION_PAYMENT_METHODS, CUSTOMER_PAYMENT_METHODS
 from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
+from panel.services.domains import domains_page
+from panel.services.renewal.page import plan_renewal_page
 
 TODAY = date(2026, 11, 21)
 
@@ -100,6 +102,8 @@ def test_the_published_demo_credentials_work():
     assert authenticate("demo-corp", "demo-pass-2026", client).customer.member_id == "demo-corp"
     clerk = authenticate("demo-corp+keiri", "demo-pass-2026", client)
     assert (clerk.customer.member_id, clerk.role) == ("demo-corp", "billing")
+    it = authenticate("demo-corp+it", "demo-pass-2026", client)
+    assert (it.customer.member_id, it.role) == ("demo-corp", "technical")
     assert db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
 
 
@@ -200,3 +204,29 @@ def test_demo_corp_is_on_invoice_terms_with_a_month_of_purchases_to_bill(today):
     ).all()
     assert [bill.applied_on for bill in bills][-1] == closing_day(today)
     assert len(bills[-1].lines) == 2
+
+
+@pytest.mark.parametrize("member_id", ["demo", "demo-corp"])
+def test_the_demo_domains_show_each_policy_level_and_a_lock_changed(member_id):
+    _seed()
+    page = domains_page(_customer(member_id), TODAY)
+    sources = {row.policy.source for row in page.rows}
+    assert sources == {"account", "tld", "domain"}
+    assert {row.policy.policy for row in page.rows} == {"auto_renew", "auto_expire"}
+    assert any(
+        not (row.domain.transfer_locked and row.domain.update_locked and row.domain.delete_locked)
+        for row in page.rows
+    )
+
+
+def test_the_corporate_demo_leaves_net_to_try_and_has_a_domain_at_the_10_year_limit():
+    _seed()
+    corporate = _customer("demo-corp")
+    page = domains_page(corporate, TODAY)
+    net = [row for row in page.rows if row.domain.tld == "net"]
+    assert len(net) >= 3
+    assert {(row.policy.policy, row.policy.source) for row in net} == {("auto_renew", "account")}
+    renewal = plan_renewal_page(corporate, frozenset(), {}, {}, False, TODAY)
+    at_limit = [row for row in renewal.rows if row.contract.is_domain and not row.period_options]
+    assert [row.contract.name for row in at_limit] == ["demo-corp-brand.com"]
+    assert "現在は更新できません" in at_limit[0].refusal.message

@@ -157,10 +157,18 @@ def test_a_downgrade_within_the_limits_is_allowed(plans, customer):
     assert _quote(customer, Selection(server.id, 12, plans["lite"].id)).renewals[0].price == 6_270
 
 
-@pytest.mark.parametrize(("months", "price"), [(12, 1_650), (36, 4_950), (120, 16_500)])
-def test_domains_renew_in_whole_years(plans, customer, months, price):
+@pytest.mark.parametrize(
+    ("expires_on", "months", "price"),
+    [
+        (date(2026, 12, 31), 12, 1_650),
+        (date(2026, 12, 31), 36, 4_950),
+        # Ten years only from a date up to today: never more than 10 years from today.
+        (date(2026, 11, 20), 120, 16_500),
+    ],
+)
+def test_domains_renew_in_whole_years(plans, customer, expires_on, months, price):
     factories.domain_price("com", 1_650)
-    domain = factories.domain(customer, "taro.com", date(2026, 12, 31))
+    domain = factories.domain(customer, "taro.com", expires_on)
     quote = _quote(customer, Selection(domain.id, months), month_end=True)
     assert (quote.renewals[0].price, quote.renewals[0].proration) == (price, 0)
 

@@ -56,15 +56,18 @@ OBJECT_IDS = {
     "user_id": lambda account: account.users[Role.READ_ONLY].id,
     "contract_id": lambda account: account.server.id,
     "statement_id": lambda account: account.statement.id,
+    "domain_id": lambda account: account.domain.id,
     # The sandbox's 3-D Secure page is the card company's: it belongs to no account.
     "challenge": lambda account: "no-such-challenge",
 }
 
 
 def _account(member_id: str, plan) -> SimpleNamespace:
-    """A corporate customer with a user of each role, a bill and an allowed login address."""
+    """A corporate customer with a user of each role, a bill, a domain and an allowed login
+    address."""
     customer = factories.customer(member_id, kind=CustomerKind.CORPORATE)
     server = factories.server(customer, f"{member_id}.jp", plan, today_in_japan() + timedelta(10))
+    domain = factories.domain(customer, f"{member_id}.net", today_in_japan() + timedelta(60))
     network = AllowedNetwork(customer=customer, network="203.0.113.0/24", label="本社")
     db.session.add(network)
     db.session.commit()
@@ -82,6 +85,7 @@ def _account(member_id: str, plan) -> SimpleNamespace:
         network=network,
         server=server,
         statement=statement,
+        domain=domain,
     )
 
 

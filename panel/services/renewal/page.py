@@ -3,12 +3,16 @@
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from panel.extensions import db
 from panel.models import Contract, Customer, Plan
-from panel.models.domains import DOMAIN_RENEWAL_YEARS
-from panel.services.contracts import GRACE_DAYS, ContractStatus, contract_status
+from panel.services.contracts import (
+    GRACE_DAYS,
+    ContractStatus,
+    contract_status,
+    domain_years_allowed,
+)
 from panel.services.renewal.pricing import (
     QuotedRenewal,
     RenewalQuote,
@@ -40,7 +44,8 @@ class RenewalRow:
 def _default_months(offered: list[int], chosen: int | None) -> int:
     if chosen in offered:
         return chosen
-    return 12 if 12 in offered else offered[0]
+    # A domain at the 10-year limit is offered nothing: a year is priced, and refused with why.
+    return 12 if 12 in offered or not offered else offered[0]
 
 
 @dataclass
@@ -48,7 +53,8 @@ class RenewalPage:
     rows: list[RenewalRow]
     #: the quote of the ticked rows
     quote: RenewalQuote
-    #: contracts past their grace period, listed so the customer knows why they are missing
+    #: contracts past their grace period (or lapsed on 自動失効), listed so the customer knows
+    #: why they are missing
     expired: list[Contract]
     #: every plan, for the plan pickers
     plans: list[Plan]
@@ -69,11 +75,13 @@ def plan_renewal_page(
     contracts = list_renewable_contracts(customer, today)
     plan_lineup = list_plans()
     plans: dict[int | None, Plan] = {plan.id: plan for plan in plan_lineup}
-    domain_periods = [12 * years for years in DOMAIN_RENEWAL_YEARS]
     chosen: list[tuple[Contract, Plan | None, list[int], int]] = []
     for contract in contracts:
         plan = None if contract.is_domain else plans.get(plan_ids.get(contract.id), contract.plan)
-        offered = domain_periods if plan is None else plan.periods_months
+        if plan is None:  # a domain: the years that keep it within 10 years from today
+            offered = [12 * y for y in domain_years_allowed(contract.renewal_date, today)]
+        else:
+            offered = plan.periods_months
         chosen.append((contract, plan, offered, _default_months(offered, months.get(contract.id))))
     every_row = quote_renewal(
         customer,
@@ -90,7 +98,9 @@ def plan_renewal_page(
             period_options=offered,
             ticked=contract.id in ticked,
             result=quoted.get(contract.id) or every_row.refusals[contract.id],
-            status=contract_status(contract.renewal_date, contract.is_trial, today),
+            status=contract_status(
+                contract.renewal_date, contract.is_trial, today, contract.lapsed_on
+            ),
         )
         for contract, plan, offered, months_chosen in chosen
     ]
@@ -104,7 +114,10 @@ def plan_renewal_page(
         select(Contract)
         .where(
             Contract.customer_id == customer.id,
-            Contract.renewal_date < today - timedelta(days=GRACE_DAYS),
+            or_(
+                Contract.renewal_date < today - timedelta(days=GRACE_DAYS),
+                Contract.lapsed_on <= today,
+            ),
         )
         .order_by(Contract.renewal_date.desc())
     )

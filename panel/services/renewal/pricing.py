@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from panel import labels
 from panel.dates import add_months, days_in_month, end_of_month
 from panel.extensions import db
+from panel.filters import japanese_date
 from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan
 from panel.models.bills import BillLineKind, BillStatus, PaymentMethod
 from panel.models.domains import DOMAIN_RENEWAL_YEARS
@@ -24,9 +25,13 @@ from panel.services.billing import (
 )
 from panel.services.contracts import (
     GRACE_DAYS,
+    MAX_REGISTRATION_YEARS,
     ContractStatus,
     contract_status,
+    domain_years_allowed,
+    first_day_renewable_for_a_year,
     last_renewable_day,
+    registration_limit,
 )
 from panel.tax import RateTotal, totals_by_rate
 
@@ -168,7 +173,7 @@ def renewal_line(renewal: QuotedRenewal) -> LineDraft:
 
 
 def is_renewable(contract: Contract, today: date) -> bool:
-    return contract_status(contract.renewal_date, contract.is_trial, today) != (
+    return contract_status(contract.renewal_date, contract.is_trial, today, contract.lapsed_on) != (
         ContractStatus.EXPIRED
     )
 
@@ -236,6 +241,27 @@ def _downgrade_refusal(contract: Contract, target: Plan) -> RowRefusal | None:
     )
 
 
+def _beyond_registration_limit(expiry: date, years: int, today: date) -> RowRefusal | None:
+    """Why renewing for `years` would register the domain for more than 10 years from today;
+    None when it would not."""
+    allowed = domain_years_allowed(expiry, today)
+    if years in allowed:
+        return None
+    limit = japanese_date(registration_limit(today))
+    rule = (
+        f"ドメインの登録期間は、本日から{MAX_REGISTRATION_YEARS}年後({limit})までです"
+        "(レジストリの上限)。"
+    )
+    if not allowed:
+        return RowRefusal(
+            f"{rule}有効期限が{japanese_date(expiry)}のため、現在は更新できません。"
+            f"{japanese_date(first_day_renewable_for_a_year(expiry))}から1年の更新をお申込いただけます。"
+        )
+    return RowRefusal(
+        f"{rule}{years}年の更新では上限を超えるため、{max(allowed)}年までの期間をお選びください。"
+    )
+
+
 def _quote_one(
     contract: Contract,
     selection: Selection,
@@ -246,11 +272,19 @@ def _quote_one(
 ) -> QuotedRenewal | RowRefusal:
     if not is_renewable(contract, today):
         expired = labels.CONTRACT_STATUS[ContractStatus.EXPIRED]
+        if contract.lapsed_on is not None:
+            return RowRefusal(
+                f"自動失効の設定により、有効期限({japanese_date(contract.renewal_date)})をもって"
+                f"失効したため、更新できません({expired})。"
+            )
         return RowRefusal(f"ご契約更新日の7日後を過ぎているため、更新できません({expired})。")
     if contract.is_domain:
         years, remainder = divmod(selection.months, 12)
         if remainder or years not in DOMAIN_RENEWAL_YEARS:
             return RowRefusal("ドメインの更新期間は1年〜10年の中からお選びください。")
+        refusal = _beyond_registration_limit(contract.renewal_date, years, today)
+        if refusal:
+            return refusal
         if contract.tld not in prices_by_tld:
             return RowRefusal(f".{contract.tld} の更新料金が未設定のため、お申込できません。")
         return QuotedRenewal(
