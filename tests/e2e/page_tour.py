@@ -267,7 +267,7 @@ def prepare_tour() -> list[Visit]:
             OWNER,
             "/domains",
             "ドメイン一覧・設定",
-            shows="1件のドメインが変わりました",
+            shows="2件のドメインが変わりました",
             post="/domains/tld-policy",
             fields={"tld": "jp", "policy": "auto_expire"},
         ),

@@ -7,7 +7,7 @@ from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.services.demo import seed_demo
 
-NET_DOMAINS = ("demo-corp.net", "demo-corp-cloud.net", "demo-corp-shop.net")
+NET_DOMAINS = ("demo-corp.net", "demo-corp-cloud.net", "demo-corp-shop.net", "demo-corp-event.net")
 
 
 def test_a_tlds_policy_changes_every_domain_under_it_and_one_domain_keeps_its_own(
@@ -33,7 +33,9 @@ def test_a_tlds_policy_changes_every_domain_under_it_and_one_domain_keeps_its_ow
     page.get_by_label("TLD .net の設定").select_option(label="自動失効")
     page.locator("#tld-net").get_by_role("button", name="保存").click()
 
-    expect(page.locator("#domains-message")).to_contain_text("3件のドメインが変わりました")
+    expect(page.locator("#domains-message")).to_contain_text(
+        f"{len(NET_DOMAINS)}件のドメインが変わりました"
+    )
     for name in NET_DOMAINS:
         expect(row(name).locator(".policy")).to_contain_text("自動失効")
         expect(row(name).locator(".policy")).to_contain_text("TLD(.net)の設定")
