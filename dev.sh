@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 BASE_PACKAGES=(python3 python3-venv python3-dev libpango-1.0-0 libpangoft2-1.0-0
-               libharfbuzz-subset0 fonts-noto-cjk tzdata)
+               libharfbuzz-subset0 fonts-morisawa-bizud-gothic fonts-noto-cjk tzdata)
 TEST_PACKAGES=(chromium poppler-utils)
 VENV=.venv
 LOCK=requirements.lock                 # every Python package, pinned, with hashes

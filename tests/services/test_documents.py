@@ -96,6 +96,28 @@ def _bill(customer, plans, method=PaymentMethod.BANK_TRANSFER):
     return factories.renewal_bill(customer, *servers, method=method, today=TODAY)
 
 
+def test_an_invoice_is_pdf_a_3b_tagged_for_screen_readers_and_small(app, plans):
+    content = invoice(_bill(factories.customer(name="山田 太郎"), plans), TODAY).content
+    reader = PdfReader(io.BytesIO(content))
+    # PDF/A-3b as the XMP metadata declares it (ISO 19005-3: part 3, conformance B), with the
+    # sRGB output intent an archival PDF needs.
+    metadata = reader.xmp_metadata
+    assert metadata is not None
+    assert (metadata.pdfaid_part, metadata.pdfaid_conformance) == ("3", "B")
+    assert reader.trailer["/Root"]["/OutputIntents"][0]["/S"] == "/GTS_PDFA1"
+    # Tagged: a structure tree a screen reader follows, and the document says it is marked.
+    catalog = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in catalog and catalog["/MarkInfo"]["/Marked"]
+    # The fonts are embedded as subsets (a few glyphs, not the whole Japanese font).
+    fonts = {
+        font.get_object()["/BaseFont"]
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert fonts and all(re.match(r"/[A-Z]{6}\+", name) for name in fonts)
+    assert len(content) < 60_000
+
+
 def test_an_invoice_has_every_qualified_invoice_field(app, plans):
     customer = factories.customer(name="山田 太郎")
     bill = _bill(customer, plans, PaymentMethod.CONVENIENCE_STORE)
