@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from panel.extensions import Model
 from panel.models.types import UtcDateTime, one_of, utc_now
 
-
 #: neither sent nor given up
 UNDELIVERED = "sent_at IS NULL AND failed_at IS NULL"
 
