@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import CursorResult, Result, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -46,13 +46,26 @@ def writes_on_get(view):
     return view
 
 
+def view_writes_on_get(endpoint: str | None) -> bool:
+    """Is the view at `endpoint` one that writes although it answers GET?"""
+    view = endpoint and current_app.view_functions.get(endpoint)
+    return bool(getattr(view, "writes_on_get", False))
+
+
+def request_writes() -> None:
+    """The current request will write whatever its method (a staff session noting its last
+    request): called before its transaction begins, so that it begins as a writer."""
+    if db.session().in_transaction():
+        raise RuntimeError("request_writes() must come before the request's first query")
+    g.request_writes = True
+
+
 def _takes_write_lock() -> bool:
     if not has_request_context():
         return _writing.get()
-    if request.method not in READING_METHODS:
+    if request.method not in READING_METHODS or g.get("request_writes", False):
         return True
-    view = request.url_rule and current_app.view_functions.get(request.url_rule.endpoint)
-    return bool(getattr(view, "writes_on_get", False))
+    return view_writes_on_get(request.endpoint)
 
 
 @event.listens_for(Engine, "connect")

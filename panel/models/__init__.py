@@ -11,9 +11,10 @@ from panel.models.mail import OutboxMail, OutboxRecipient
 from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sandbox import SandboxCharge
+from panel.models.search import CustomerSearchTerm
 from panel.models.security import AllowedNetwork, RecoveryCode
 from panel.models.sessions import LoginSession
-from panel.models.staff import StaffMember
+from panel.models.staff import StaffMember, StaffRole, StaffSession
 
 __all__ = [
     "AllowedNetwork",
@@ -24,6 +25,7 @@ __all__ = [
     "Contract",
     "ContractKind",
     "Customer",
+    "CustomerSearchTerm",
     "CustomerKind",
     "DocumentKind",
     "DomainPrice",
@@ -41,6 +43,8 @@ __all__ = [
     "SandboxCharge",
     "Role",
     "StaffMember",
+    "StaffRole",
+    "StaffSession",
     "StorePayment",
     "TransferNotice",
     "User",
