@@ -10,8 +10,10 @@ import contextvars
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
@@ -121,6 +123,41 @@ def login_as(client):
         if remember:
             data["remember"] = "y"
         response = client.post("/login", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return login
+
+
+def fresh_code(member) -> str:
+    """A code of the staff member's authenticator that the server has not seen: the current
+    one, or the next one when the current one was used (the server accepts one step ahead)."""
+    _db.session.rollback()
+    _db.session.refresh(member)
+    totp = pyotp.TOTP(member.totp_secret)
+    step = max(totp.timecode(time.time()), (member.totp_last_step or 0) + 1)
+    return totp.generate_otp(step)
+
+
+@pytest.fixture
+def staff_login_as(client):
+    """Log a staff member in at /staff/login with their password and a code, as a browser
+    would; returns the client."""
+
+    def login(member, password: str = factories.PASSWORD):
+        data = {
+            "login_id": member.login_id,
+            "password": password,
+            "csrf_token": csrf_token(client, "/staff/login"),
+        }
+        response = client.post("/staff/login", data=data)
+        assert response.headers.get("Location", "").startswith("/staff/login/code"), (
+            response.get_data(as_text=True)
+        )
+        token = csrf_token(client, "/staff/login/code")
+        response = client.post(
+            "/staff/login/code", data={"code": fresh_code(member), "csrf_token": token}
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
         return client
 

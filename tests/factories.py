@@ -2,9 +2,21 @@
 
 from datetime import date
 
+import pyotp
+
 from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.models import Bill, Contract, Customer, DomainPrice, Plan, PlanPrice, User
+from panel.models import (
+    Bill,
+    Contract,
+    Customer,
+    DomainPrice,
+    Plan,
+    PlanPrice,
+    StaffMember,
+    StaffRole,
+    User,
+)
 from panel.models.bills import PaymentMethod
 from panel.models.contracts import ContractKind
 from panel.models.customers import CustomerKind, Role
@@ -159,3 +171,24 @@ def renewal_bill(
     )
     db.session.commit()
     return bill
+
+
+def staff_member(
+    login_id: str = "sato",
+    role: str = StaffRole.SUPPORT,
+    *,
+    name: str = "佐藤 花子",
+    password: str = PASSWORD,
+    two_factor: bool = True,
+) -> StaffMember:
+    """A staff member; with `two_factor`, its authenticator is set up (a random secret)."""
+    created = StaffMember(
+        login_id=login_id,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        totp_secret=pyotp.random_base32() if two_factor else None,
+    )
+    db.session.add(created)
+    db.session.commit()
+    return created

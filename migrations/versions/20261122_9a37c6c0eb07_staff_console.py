@@ -32,6 +32,7 @@ def upgrade():
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("term", TERM, nullable=False),
+        sa.Column("shown", sa.String(length=254), nullable=False),
         sa.CheckConstraint(
             "kind IN ('member_id', 'name', 'kana', 'email', 'phone', 'domain')",
             name=op.f("ck_customer_search_terms_kind"),
@@ -184,13 +185,13 @@ def _parts(text):
 
 
 def _terms(row, domains):
-    pairs = {("member_id", _normalised(row.member_id))}
-    pairs |= {("name", _normalised(part)) for part in _parts(row.name)}
+    found = [("member_id", row.member_id)]
+    found += [("name", part) for part in _parts(row.name)]
     for email in filter(None, (row.contract_email, row.sub_email)):
-        pairs.add(("email", _normalised(email)))
-        pairs.add(("email", _normalised(email.rpartition("@")[2])))
-    pairs |= {("domain", _normalised(domain)) for domain in domains}
-    return {(kind, term) for kind, term in pairs if term}
+        found += [("email", email), ("email", email.rpartition("@")[2])]
+    found += [("domain", domain) for domain in domains]
+    terms = {(kind, _normalised(text)): text[:254] for kind, text in found}
+    return {key: shown for key, shown in terms.items() if key[1]}
 
 
 def _fill_search_terms():
@@ -205,15 +206,19 @@ def _fill_search_terms():
     )
     contracts = sa.table("contracts", sa.column("customer_id"), sa.column("name"))
     terms = sa.table(
-        "customer_search_terms", sa.column("customer_id"), sa.column("kind"), sa.column("term")
+        "customer_search_terms",
+        sa.column("customer_id"),
+        sa.column("kind"),
+        sa.column("term"),
+        sa.column("shown"),
     )
     domains = {}
     for customer_id, name in connection.execute(sa.select(contracts.c.customer_id, contracts.c.name)):
         domains.setdefault(customer_id, []).append(name)
     rows = [
-        {"customer_id": row.id, "kind": kind, "term": term}
+        {"customer_id": row.id, "kind": kind, "term": term, "shown": shown}
         for row in connection.execute(sa.select(customers))
-        for kind, term in sorted(_terms(row, domains.get(row.id, [])))
+        for (kind, term), shown in sorted(_terms(row, domains.get(row.id, [])).items())
     ]
     for start in range(0, len(rows), 1000):
         connection.execute(sa.insert(terms), rows[start : start + 1000])

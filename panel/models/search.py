@@ -37,5 +37,7 @@ class CustomerSearchTerm(Model):
     kind: Mapped[str] = mapped_column(String(16))
     #: the normalised text
     term: Mapped[str] = mapped_column(TERM, index=True)
+    #: the text as the customer wrote it, shown with the search result
+    shown: Mapped[str] = mapped_column(String(254))
 
     __table_args__ = (one_of("kind", SearchTermKind),)

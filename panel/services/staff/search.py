@@ -74,20 +74,20 @@ def customer_terms(
     emails: Iterable[str | None],
     phone: str | None,
     domains: Iterable[str],
-) -> set[tuple[str, str]]:
-    """The (kind, term) pairs a customer is found by."""
-    pairs = {(SearchTermKind.MEMBER_ID.value, normalised(member_id))}
-    pairs |= {(SearchTermKind.NAME.value, normalised(part)) for part in _parts(name)}
-    pairs |= {(SearchTermKind.KANA.value, normalised(part)) for part in _parts(name_kana)}
+) -> dict[tuple[str, str], str]:
+    """The (kind, term) pairs a customer is found by, each with the text it was made from."""
+    found: list[tuple[SearchTermKind, str]] = [(SearchTermKind.MEMBER_ID, member_id)]
+    found += [(SearchTermKind.NAME, part) for part in _parts(name)]
+    found += [(SearchTermKind.KANA, part) for part in _parts(name_kana)]
     for email in filter(None, emails):
-        pairs.add((SearchTermKind.EMAIL.value, normalised(email)))
         # taro@example.jp is found by example.jp too: the company's mail domain.
-        pairs.add((SearchTermKind.EMAIL.value, normalised(email.rpartition("@")[2])))
+        found += [(SearchTermKind.EMAIL, email), (SearchTermKind.EMAIL, email.rpartition("@")[2])]
+    found += [(SearchTermKind.DOMAIN, domain) for domain in domains]
+    terms = {(kind.value, normalised(text)): text[:TERM_LENGTH] for kind, text in found}
     digits = "".join(c for c in unicodedata.normalize("NFKC", phone or "") if c.isdigit())
-    if digits:
-        pairs.add((SearchTermKind.PHONE.value, digits))
-    pairs |= {(SearchTermKind.DOMAIN.value, normalised(domain)) for domain in domains}
-    return {(kind, term) for kind, term in pairs if term}
+    if phone and digits:
+        terms[(SearchTermKind.PHONE.value, digits[:TERM_LENGTH])] = phone
+    return {key: shown for key, shown in terms.items() if key[1]}
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
@@ -118,9 +118,9 @@ def reindex_customers(connection: Connection, customer_ids: Iterable[int]) -> No
             delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id.in_(chunk))
         )
         rows = [
-            {"customer_id": row.id, "kind": kind, "term": term}
+            {"customer_id": row.id, "kind": kind, "term": term, "shown": shown}
             for row in customers
-            for kind, term in sorted(
+            for (kind, term), shown in sorted(
                 customer_terms(
                     row.member_id,
                     row.name,
@@ -128,7 +128,7 @@ def reindex_customers(connection: Connection, customer_ids: Iterable[int]) -> No
                     (row.contract_email, row.sub_email),
                     row.phone,
                     domains.get(row.id, []),
-                )
+                ).items()
             )
         ]
         if rows:
@@ -171,11 +171,11 @@ def keep_search_terms_current() -> None:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A customer found, and the term that found them."""
+    """A customer found, and what found them: the kind of term and its text as written."""
 
     customer: Customer
     kind: str
-    term: str
+    shown: str
 
 
 def _next_after_prefix(prefix: str) -> str | None:
@@ -192,7 +192,10 @@ def search_customers(query: str) -> tuple[list[SearchHit], bool]:
     if not prefix:
         return [], False
     statement = select(
-        CustomerSearchTerm.customer_id, CustomerSearchTerm.kind, CustomerSearchTerm.term
+        CustomerSearchTerm.customer_id,
+        CustomerSearchTerm.kind,
+        CustomerSearchTerm.term,
+        CustomerSearchTerm.shown,
     ).where(CustomerSearchTerm.term >= prefix)
     upper = _next_after_prefix(prefix)
     if upper is not None:
@@ -204,8 +207,8 @@ def search_customers(query: str) -> tuple[list[SearchHit], bool]:
     ).all()
     # The exact match of each customer wins over a longer one; exact matches come first.
     best: dict[int, tuple[str, str]] = {}
-    for customer_id, kind, term in sorted(matches, key=lambda row: row.term != prefix):
-        best.setdefault(customer_id, (kind, term))
+    for customer_id, kind, _term, shown in sorted(matches, key=lambda row: row.term != prefix):
+        best.setdefault(customer_id, (kind, shown))
     ids = list(best)
     more = len(ids) > RESULTS
     ids = ids[:RESULTS]
