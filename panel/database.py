@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import CursorResult, Result, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -25,13 +25,16 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 #: Requests that only read. Views that write while answering one say so with `@writes_on_get`.
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: Set by `writing()` for work outside a request (commands, the daily job).
+#: Set by `writing()` for work that writes whatever the request (commands, the daily job, a
+#: request's bookkeeping before its view).
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
 
 
 @contextmanager
 def writing() -> Iterator[None]:
-    """Work outside a request that writes: its transactions take the write lock (SQLite)."""
+    """Work that writes, outside a request or before its view (the staff session's last
+    request, in a short transaction of its own): its transactions take the write lock
+    (SQLite)."""
     token = _writing.set(True)
     try:
         yield
@@ -52,18 +55,12 @@ def view_writes_on_get(endpoint: str | None) -> bool:
     return bool(getattr(view, "writes_on_get", False))
 
 
-def request_writes() -> None:
-    """The current request will write whatever its method (a staff session noting its last
-    request): called before its transaction begins, so that it begins as a writer."""
-    if db.session().in_transaction():
-        raise RuntimeError("request_writes() must come before the request's first query")
-    g.request_writes = True
-
-
 def _takes_write_lock() -> bool:
+    if _writing.get():
+        return True
     if not has_request_context():
-        return _writing.get()
-    if request.method not in READING_METHODS or g.get("request_writes", False):
+        return False
+    if request.method not in READING_METHODS:
         return True
     return view_writes_on_get(request.endpoint)
 

@@ -139,29 +139,30 @@ def fresh_code(member) -> str:
     return totp.generate_otp(step)
 
 
-@pytest.fixture
-def staff_login_as(client):
+def staff_log_in(client, member, password: str = factories.PASSWORD):
     """Log a staff member in at /staff/login with their password and a code, as a browser
     would; returns the client."""
+    data = {
+        "login_id": member.login_id,
+        "password": password,
+        "csrf_token": csrf_token(client, "/staff/login"),
+    }
+    response = client.post("/staff/login", data=data)
+    assert response.headers.get("Location", "").startswith("/staff/login/code"), response.get_data(
+        as_text=True
+    )
+    token = csrf_token(client, "/staff/login/code")
+    response = client.post(
+        "/staff/login/code", data={"code": fresh_code(member), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
 
-    def login(member, password: str = factories.PASSWORD):
-        data = {
-            "login_id": member.login_id,
-            "password": password,
-            "csrf_token": csrf_token(client, "/staff/login"),
-        }
-        response = client.post("/staff/login", data=data)
-        assert response.headers.get("Location", "").startswith("/staff/login/code"), (
-            response.get_data(as_text=True)
-        )
-        token = csrf_token(client, "/staff/login/code")
-        response = client.post(
-            "/staff/login/code", data={"code": fresh_code(member), "csrf_token": token}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
 
-    return login
+@pytest.fixture
+def staff_login_as(client):
+    """`staff_log_in` with the test's client."""
+    return lambda member, password=factories.PASSWORD: staff_log_in(client, member, password)
 
 
 def pytest_collection_modifyitems(config, items):

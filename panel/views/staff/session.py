@@ -18,8 +18,9 @@ from functools import wraps
 from flask import Flask, abort, flash, g, request, url_for
 from flask_login import current_user
 
-from panel.database import request_writes, view_writes_on_get
+from panel.database import view_writes_on_get, writing
 from panel.errors import refusal_page
+from panel.extensions import db
 from panel.htmx import is_htmx_request, redirect_to
 from panel.models import StaffMember, StaffSession, User
 from panel.models.types import utc_now
@@ -104,17 +105,27 @@ def _impersonated_user(staff_session: StaffSession) -> User | None:
     return None
 
 
+def _open_staff_session(token: str) -> tuple[StaffSession | None, User | None]:
+    """The staff session and the user it impersonates, with its last request noted (an idle
+    one ended, with its impersonation): bookkeeping of the session, not of the request, so it
+    is a short transaction of its own, committed before the view's begins (which, for a page,
+    then only reads)."""
+    with writing():
+        staff_session = load_staff_session(token, current_client(), utc_now())
+        user = None
+        if staff_session is not None and request.blueprint != "staff":
+            user = _impersonated_user(staff_session)
+        db.session.commit()
+    return staff_session, user
+
+
 def _load_staff_session():
     g.staff_session = None
     token = request.cookies.get(STAFF_COOKIE)
     if not token or request.endpoint == "static":
         return None
-    request_writes()  # the session's last request is noted, an idle one ended
-    staff_session = load_staff_session(token, current_client(), utc_now())
+    staff_session, user = _open_staff_session(token)
     g.staff_session = staff_session
-    if staff_session is None or request.blueprint == "staff":
-        return None
-    user = _impersonated_user(staff_session)
     if user is None:
         return None
     g.impersonating = staff_session
