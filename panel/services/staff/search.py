@@ -187,7 +187,7 @@ def _next_after_prefix(prefix: str) -> str | None:
 
 def search_customers(query: str) -> tuple[list[SearchHit], bool]:
     """Customers with a term that starts with the query (normalised), exact matches first, then
-    in the terms' order; and whether there were more than shown."""
+    the closest (shortest) ones; and whether there were more than shown."""
     prefix = normalised(query)
     if not prefix:
         return [], False
@@ -205,9 +205,11 @@ def search_customers(query: str) -> tuple[list[SearchHit], bool]:
             TERMS_READ
         )
     ).all()
-    # The exact match of each customer wins over a longer one; exact matches come first.
+    # Each customer is shown with the match closest to the query (exact, else the shortest),
+    # and customers in that order.
     best: dict[int, tuple[str, str]] = {}
-    for customer_id, kind, _term, shown in sorted(matches, key=lambda row: row.term != prefix):
+    closest = sorted(matches, key=lambda row: (row.term != prefix, len(row.term), row.term))
+    for customer_id, kind, _term, shown in closest:
         best.setdefault(customer_id, (kind, shown))
     ids = list(best)
     more = len(ids) > RESULTS
