@@ -116,9 +116,10 @@ def csrf_token(client, path: str = "/login") -> str:
 
 @pytest.fixture
 def login_as(client):
-    """Log `user` in through the login page, as a browser would; returns the client."""
+    """Log `user` in through the login page, as a browser would (the test's client, or another
+    browser's); returns the client."""
 
-    def login(user, password: str = factories.PASSWORD, remember: bool = False):
+    def login(user, password: str = factories.PASSWORD, remember: bool = False, client=client):
         data = {"login_id": user.login_id, "password": password, "csrf_token": csrf_token(client)}
         if remember:
             data["remember"] = "y"
