@@ -1,8 +1,8 @@
 """The staff console's forms: login, payment confirmation, flagged money, mail, staff members."""
 
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from panel import labels
 from panel.forms import PanelForm
@@ -35,6 +35,13 @@ def note_field(label: str, required: str | None = None) -> StringField:
     )
 
 
+def _confirmation_number(form, field) -> None:
+    """The bill's n-th confirmation, as the page wrote it: 1 to 9999 in ASCII digits."""
+    value = field.data or ""
+    if not (value.isascii() and value.isdigit() and 0 < len(value) <= 4 and int(value) > 0):
+        raise ValidationError("ページの内容が古くなっています。ページを開き直してください。")
+
+
 class PaymentConfirmationForm(PanelForm):
     """What the bank statement (or the store's report) shows for one bill."""
 
@@ -44,12 +51,12 @@ class PaymentConfirmationForm(PanelForm):
     )
     note = note_field("メモ(金額が異なるときは必須)")
     #: the bill's confirmation this form is (see services/staff/money.py)
-    confirmation = IntegerField(
-        validators=[
-            InputRequired("ページを開き直してください。"),
-            NumberRange(min=1, max=1000, message="ページを開き直してください。"),
-        ]
-    )
+    confirmation = HiddenField(validators=[_confirmation_number])
+
+    @property
+    def confirmation_number(self) -> int:
+        """Once the form is valid: the confirmation this form is."""
+        return int(self.confirmation.data)
 
 
 class ApplyFlaggedForm(PanelForm):
@@ -92,11 +99,8 @@ class StaffMemberForm(PanelForm):
     role = SelectField(
         "役割",
         choices=[SelectChoice(role.value, labels.STAFF_ROLE[role]) for role in StaffRole],
+        # The role is checked by the service, with a Japanese message.
         validate_choice=False,
-        validators=[
-            InputRequired("役割を選んでください。"),
-            AnyOf([role.value for role in StaffRole], message="役割を選んでください。"),
-        ],
     )
     password = PasswordField(
         "初期パスワード", validators=[InputRequired("初期パスワードを入力してください。")]

@@ -109,10 +109,14 @@ def test_the_demo_bills_cover_every_status_and_method_with_a_transfer_notice(tod
     paid_methods = {bill.payment_method for bill in bills if bill.status == BillStatus.PAID}
     assert paid_methods == set(CUSTOMER_PAYMENT_METHODS)
     assert db.session.scalar(select(func.count()).select_from(TransferNotice)) >= 1
-    # Every paid bill has its payment, and left its contracts where the demo put them.
-    assert db.session.scalar(select(func.count()).select_from(Payment)) == len(
+    # Every paid bill has its payment, and left its contracts where the demo put them; the
+    # cancelled bill's late transfer is kept for staff.
+    applied = select(func.count()).select_from(Payment).where(Payment.applied_to_bill)
+    assert db.session.scalar(applied) == len(
         [bill for bill in db.session.scalars(select(Bill)) if bill.status == BillStatus.PAID]
     )
+    flagged = db.session.scalars(select(Payment).where(~Payment.applied_to_bill)).all()
+    assert [payment.bill.status for payment in flagged] == [BillStatus.CANCELLED]
     statuses = {row.status for row in list_contracts(_customer("demo"), today)}
     assert statuses == set(ContractStatus)
 

@@ -244,7 +244,11 @@ def test_an_admin_adds_disables_and_resets_staff(client, staff_login_as):
     member = factories.staff_member("sato")
     staff_login_as(admin)
 
-    invalid = _post(client, "/staff/members", {"login_id": "kato", "role": "boss"})
+    invalid = _post(
+        client,
+        "/staff/members",
+        {"login_id": "kato", "name": "加藤", "role": "boss", "password": "first-login-pass-2026"},
+    )
     assert invalid.status_code == 422 and "役割を選んでください。" in invalid.get_data(as_text=True)
     _post(
         client,

@@ -86,7 +86,7 @@ def confirm_payment(bill_no: str):
             bill,
             amount=form.amount.data,
             received_on=form.received_on.data,
-            confirmation=form.confirmation.data,
+            confirmation=form.confirmation_number,
             note=form.note.data,
             staff=current_staff(),
             client=current_client(),
