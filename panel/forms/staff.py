@@ -76,7 +76,7 @@ class RefundForm(PanelForm):
 
 
 class DropMailForm(PanelForm):
-    reason = note_field("破棄する理由", required="破棄する理由を入力してください。")
+    reason = note_field("中止する理由", required="送信を中止する理由を入力してください。")
 
 
 class StaffMemberForm(PanelForm):

@@ -120,7 +120,7 @@ def test_failed_mail_is_dropped_with_a_reason_and_never_sent(mail_server, staff)
     assert not needs_attention(mail)
     assert recent_mail(MailFilter.FAILED, 1).items == []
     assert [m.id for m in recent_mail(MailFilter.DROPPED, 1).items] == [mail.id]
-    with pytest.raises(DomainError, match="破棄したメールは再送できません"):
+    with pytest.raises(DomainError, match="送信を中止したメールは再送できません"):
         retry_mail(mail, staff=staff, client=CLIENT, now=NOW)
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert "mail_dropped" in actions
@@ -143,6 +143,6 @@ def test_mail_sent_to_everyone_cannot_be_retried_or_dropped(mail_server, staff):
     mail = _mail_to(mail_server)
     with pytest.raises(DomainError, match="送信できなかった宛先はありません"):
         retry_mail(mail, staff=staff, client=CLIENT, now=NOW)
-    with pytest.raises(DomainError, match="送信済みのメール"):
+    with pytest.raises(DomainError, match="送信済みのメールの送信は中止できません"):
         drop_mail(mail, reason="x", staff=staff, client=CLIENT, now=NOW)
     assert db.session.scalar(select(PaperInvoiceRequest.id)) is None

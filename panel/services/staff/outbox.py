@@ -65,7 +65,7 @@ def retry_mail(mail: OutboxMail, *, staff: StaffMember, client: Client, now: dat
     How many recipients will be tried."""
     _lock(mail)
     if mail.dropped_at is not None:
-        raise DomainError("破棄したメールは再送できません。")
+        raise DomainError("送信を中止したメールは再送できません。")
     refused = [r for r in mail.addressees if r.status == RecipientStatus.REFUSED]
     if not refused:
         raise DomainError("このメールには、送信できなかった宛先はありません。")
@@ -94,12 +94,12 @@ def drop_mail(
     sent again."""
     reason = reason.strip()
     if not reason:
-        raise DomainError("破棄する理由を入力してください。", field="reason")
+        raise DomainError("送信を中止する理由を入力してください。", field="reason")
     _lock(mail)
     if mail.dropped_at is not None:
-        raise DomainError("このメールは既に破棄されています。")
+        raise DomainError("このメールの送信は既に中止されています。")
     if mail.sent_at is not None and not needs_attention(mail):
-        raise DomainError("送信済みのメールは破棄できません。")
+        raise DomainError("送信済みのメールの送信は中止できません。")
     mail.dropped_at = now
     mail.drop_reason = reason
     if mail.sent_at is None and mail.failed_at is None:
