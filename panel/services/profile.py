@@ -1,4 +1,5 @@
-"""Member details (会員登録情報): name, e-mail addresses and notice opt-ins."""
+"""Member details (会員登録情報): name and its reading, e-mail addresses, phone, the postal
+address paper invoices go to, and notice opt-ins."""
 
 from panel.models import Customer, User
 from panel.refusals import DomainError
@@ -14,9 +15,16 @@ def update_profile(
     notify_40_days_before: bool,
     by: User,
     client: Client,
+    name_kana: str | None = None,
+    phone: str | None = None,
+    postal_code: str | None = None,
+    postal_address: str | None = None,
 ) -> None:
-    """Change the member details; every field is checked before anything is changed."""
+    """Change the member details; every field is checked before anything is changed. The
+    postal code is kept as 123-4567."""
     sub_email = sub_email or None
+    digits = (postal_code or "").replace("-", "")
+    postal_code = f"{digits[:3]}-{digits[3:]}" if digits else None
     if sub_email and sub_email.casefold() == contract_email.casefold():
         raise DomainError(
             "サブメールアドレスには、ご契約者メールアドレスと別のアドレスを入力してください。",
@@ -29,6 +37,10 @@ def update_profile(
             ("ご契約者メールアドレス", customer.contract_email, contract_email),
             ("サブメールアドレス", customer.sub_email, sub_email),
             ("40日前のお知らせメール", customer.notify_40_days_before, notify_40_days_before),
+            ("フリガナ", customer.name_kana, name_kana or None),
+            ("電話番号", customer.phone, phone or None),
+            ("郵便番号", customer.postal_code, postal_code),
+            ("住所", customer.postal_address, postal_address or None),
         )
         if old != new
     ]
@@ -36,5 +48,9 @@ def update_profile(
     customer.contract_email = contract_email
     customer.sub_email = sub_email
     customer.notify_40_days_before = notify_40_days_before
+    customer.name_kana = name_kana or None
+    customer.phone = phone or None
+    customer.postal_code = postal_code
+    customer.postal_address = postal_address or None
     if changed:
         record_event("profile_changed", client, user=by, detail="、".join(changed))
