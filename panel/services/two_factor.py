@@ -93,7 +93,8 @@ def claim_step(user: User | StaffMember, step: int) -> bool:
     """Record `step` as the user's (or staff member's) last accepted one, unless it or a later
     one already is: one conditional UPDATE, so two requests racing with the same code cannot
     both succeed."""
-    model = type(user)
+    # `user` may be Flask-Login's proxy of the user: its type is the proxy's.
+    model: type[User] | type[StaffMember] = StaffMember if isinstance(user, StaffMember) else User
     claimed = db.session.execute(
         update(model)
         .where(
