@@ -15,12 +15,16 @@ from panel.models import (
     TransferNotice,
 )
 from panel.models.bills import BillStatus
+from panel.models.staff import StaffRole
 from panel.services.audit import Client
 from panel.services.auth import authenticate
 from panel.services.auto_renewal import auto_renewal_page
 from panel.services.billing import CUSTOMER_PAYMENT_METHODS
 from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
+from panel.services.staff.money import confirmation_queue, flagged_payments
+from panel.services.staff.paper import paper_queue
+from panel.services.staff.search import search_customers
 
 TODAY = date(2026, 11, 21)
 
@@ -142,3 +146,17 @@ def test_the_individual_demo_has_auto_renewal_on_with_a_sandbox_card():
     assert reasons["yamada-shop.jp"] and "OFF" in reasons["yamada-shop.jp"]
     assert reasons["yamada-blog.com"] is None and reasons["yamada-photo.net"] is None
     assert page.next_charge_on is not None and not page.card_expires_first
+
+
+def test_the_demo_staff_member_is_an_admin_who_sets_up_two_factor_at_the_first_login():
+    _seed()
+    staff = db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
+    assert staff.role == StaffRole.ADMIN and not staff.has_two_factor
+    # The console has something to show: the demo customer found by a domain, a transfer to
+    # confirm with its notice, late money to settle and a paper invoice to post.
+    hits, _ = search_customers("yamada-shop")
+    assert [hit.customer.member_id for hit in hits] == ["demo"]
+    _, rows = confirmation_queue(None, 1)
+    assert any(row.notices for row in rows)
+    assert flagged_payments(False, 1).total == 1
+    assert paper_queue(False, 1).total == 1

@@ -12,7 +12,7 @@ from panel.models.types import utc_now
 from panel.refusals import DomainError
 from panel.services.audit import Client
 from panel.services.documents import request_paper_invoice
-from panel.services.mail import deliver_outbox, queue_mail
+from panel.services.mail import deliver_outbox, queue_mail, undelivered_mail
 from panel.services.staff.outbox import (
     MailFilter,
     drop_mail,
@@ -119,6 +119,7 @@ def test_failed_mail_is_dropped_with_a_reason_and_never_sent(mail_server, staff)
 
     assert not needs_attention(mail)
     assert recent_mail(MailFilter.FAILED, 1).items == []
+    assert undelivered_mail() == []  # `mail failed` leaves it out too
     assert [m.id for m in recent_mail(MailFilter.DROPPED, 1).items] == [mail.id]
     with pytest.raises(DomainError, match="送信を中止したメールは再送できません"):
         retry_mail(mail, staff=staff, client=CLIENT, now=NOW)
