@@ -21,6 +21,8 @@ branch_labels = None
 depends_on = None
 
 AWAITING = sa.text("status = 'awaiting_payment'")
+# As the queries say it on each database: SQLite's planner matches the text (`= 0`).
+FLAGGED_SQLITE = sa.text("applied_to_bill = 0")
 FLAGGED = sa.text("NOT applied_to_bill")
 TERM = sa.String(length=254).with_variant(sa.String(length=254, collation="C"), "postgresql")
 
@@ -121,7 +123,7 @@ def upgrade():
             "ix_payments_flagged",
             ["id"],
             unique=False,
-            sqlite_where=FLAGGED,
+            sqlite_where=FLAGGED_SQLITE,
             postgresql_where=FLAGGED,
         )
         batch_op.create_foreign_key(
@@ -245,7 +247,9 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("fk_payments_resolved_by_id_staff_members"), type_="foreignkey"
         )
-        batch_op.drop_index("ix_payments_flagged", sqlite_where=FLAGGED, postgresql_where=FLAGGED)
+        batch_op.drop_index(
+            "ix_payments_flagged", sqlite_where=FLAGGED_SQLITE, postgresql_where=FLAGGED
+        )
         batch_op.drop_column("resolved_bill_id")
         batch_op.drop_column("resolution_note")
         batch_op.drop_column("resolved_by_id")

@@ -19,8 +19,9 @@ class Resolution(StrEnum):
     REFUNDED = "refunded"  #: paid back to the customer
 
 
-#: money that could not pay its bill (settled by staff or not)
-FLAGGED = "NOT applied_to_bill"
+#: money that could not pay its bill (settled by staff or not), as each database's queries say
+#: it (`~Payment.applied_to_bill` is `= 0` on SQLite, whose planner matches the text)
+FLAGGED = {"sqlite": "applied_to_bill = 0", "postgresql": "NOT applied_to_bill"}
 
 
 class Payment(Model):
@@ -56,8 +57,8 @@ class Payment(Model):
         Index(
             "ix_payments_flagged",
             "id",
-            sqlite_where=text(FLAGGED),
-            postgresql_where=text(FLAGGED),
+            sqlite_where=text(FLAGGED["sqlite"]),
+            postgresql_where=text(FLAGGED["postgresql"]),
         ),
     )
 
