@@ -16,6 +16,7 @@ from panel.htmx import htmx
 from panel.request_guards import register_request_guards
 from panel.services.auth import FailureThrottle
 from panel.services.documents import registration_number_error
+from panel.services.staff.search import keep_search_terms_current
 from panel.views import register_views
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
             "code": app.config["CODE_FAILURES_PER_USER"],
         },
     )
+    keep_search_terms_current()
     register_filters(app)
     register_views(app)
     register_error_handlers(app)

@@ -42,7 +42,8 @@ def seed_command() -> None:
     click.echo(f"  panel:     {base_url}/login")
     click.echo("  customer:  demo / demo-pass-2026   (個人)")
     click.echo("  corporate: demo-corp / demo-pass-2026   (法人)")
-    click.echo("  staff:     staff / staff-pass-2026")
+    click.echo(f"  staff:     {base_url}/staff/login")
+    click.echo("             staff / staff-pass-2026   (管理者; 初回ログインで二要素認証を設定)")
 
 
 @mail.command("failed")

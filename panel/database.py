@@ -25,13 +25,16 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 #: Requests that only read. Views that write while answering one say so with `@writes_on_get`.
 READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: Set by `writing()` for work outside a request (commands, the daily job).
+#: Set by `writing()` for work that writes whatever the request (commands, the daily job, a
+#: request's bookkeeping before its view).
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
 
 
 @contextmanager
 def writing() -> Iterator[None]:
-    """Work outside a request that writes: its transactions take the write lock (SQLite)."""
+    """Work that writes, outside a request or before its view (the staff session's last
+    request, in a short transaction of its own): its transactions take the write lock
+    (SQLite)."""
     token = _writing.set(True)
     try:
         yield
@@ -46,13 +49,20 @@ def writes_on_get(view):
     return view
 
 
+def view_writes_on_get(endpoint: str | None) -> bool:
+    """Is the view at `endpoint` one that writes although it answers GET?"""
+    view = endpoint and current_app.view_functions.get(endpoint)
+    return bool(getattr(view, "writes_on_get", False))
+
+
 def _takes_write_lock() -> bool:
+    if _writing.get():
+        return True
     if not has_request_context():
-        return _writing.get()
+        return False
     if request.method not in READING_METHODS:
         return True
-    view = request.url_rule and current_app.view_functions.get(request.url_rule.endpoint)
-    return bool(getattr(view, "writes_on_get", False))
+    return view_writes_on_get(request.endpoint)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,6 +1,6 @@
 """Error pages in Japanese; an expired form or session never ends in a blank swap."""
 
-from flask import Flask, flash, render_template, url_for
+from flask import Flask, flash, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from panel.htmx import is_partial_request, redirect_to
@@ -24,9 +24,15 @@ MESSAGES = {
 }
 
 
+def _in_staff_console() -> bool:
+    return request.blueprint == "staff"
+
+
 def refusal_page(title: str, message: str, status: int):
-    """A page that says, in Japanese, why this request cannot be served."""
-    return render_template("errors/error.html", title=title, message=message), status
+    """A page that says, in Japanese, why this request cannot be served (in the staff
+    console's frame for its pages)."""
+    template = "staff/error.html" if _in_staff_console() else "errors/error.html"
+    return render_template(template, title=title, message=message), status
 
 
 def _error_page(status: int):
@@ -51,7 +57,8 @@ def register_error_handlers(app: Flask) -> None:
         # swapping an error into the middle of a page.
         if is_partial_request():
             flash("ページの有効期限が切れました。もう一度ログインしてください。", "info")
-            return redirect_to(url_for("auth.login"), 401)
+            login = "staff.login" if _in_staff_console() else "auth.login"
+            return redirect_to(url_for(login), 401)
         return refusal_page(
             "ページの有効期限が切れました",
             "お手数ですが、ページを開き直してからもう一度操作してください。",

@@ -8,6 +8,11 @@ from werkzeug.wrappers import Response as BaseResponse
 htmx = Htmx()
 
 
+def is_htmx_request() -> bool:
+    """A request htmx sent (a partial one or a history restore)."""
+    return bool(htmx_request.htmx)
+
+
 def is_partial_request() -> bool:
     """An htmx request that wants a fragment (a history restore wants the whole page)."""
     return bool(htmx_request.htmx) and not htmx_request.htmx.history_restore_request

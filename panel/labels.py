@@ -1,5 +1,7 @@
 """The words the panel shows for its codes: bill statuses, payment methods, contract statuses,
-roles, a domain's policy and locks, audit events, and what a receipt's money was for.
+roles (customers' and staff's), a domain's policy and locks, audit events, what a receipt's
+money was for, and the staff console's words for settled money, mail recipients and search
+matches.
 
 This is the one place they are defined. Templates write `{{ bill.status | label('bill_status') }}`
 (the `label` filter); Python code that needs one (form choices, a message naming a method, an
@@ -11,7 +13,11 @@ from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.contracts import ContractStatus
 from panel.models.customers import Role
 from panel.models.domains import DomainPolicy, PolicySource
+from panel.models.mail import RecipientStatus
 from panel.models.on_account import ON_ACCOUNT
+from panel.models.payments import Resolution
+from panel.models.search import SearchTermKind
+from panel.models.staff import StaffRole
 
 BILL_STATUS: dict[str, str] = {
     BillStatus.AWAITING_PAYMENT: "ご入金待ち",
@@ -135,6 +141,54 @@ AUDIT_EVENT: dict[str, str] = {
     "domain_lock_changed": "ドメインロックの変更",
     "domain_auth_code_shown": "AuthCodeの表示",
     "domain_lapsed": "自動失効によるドメインの失効",
+    # Staff: in the customer's log (who looked, what staff did for the account)...
+    "impersonation_started": "サポートスタッフによる代理ログイン(閲覧)の開始",
+    "impersonation_ended": "サポートスタッフによる代理ログイン(閲覧)の終了",
+    "payment_confirmed_by_staff": "入金の確認(スタッフ)",
+    "flagged_payment_applied": "確認待ちのご入金の充当(スタッフ)",
+    "flagged_payment_refunded": "確認待ちのご入金の返金(スタッフ)",
+    "paper_invoice_mailed": "紙面の請求書の発送(スタッフ)",
+    "mail_retried": "メールの再送(スタッフ)",
+    "mail_dropped": "メールの送信の中止(スタッフ)",
+    # ...and the staff console's own.
+    "staff_login": "スタッフのログイン",
+    "staff_login_failed": "スタッフのログイン失敗",
+    "staff_logout": "スタッフのログアウト",
+    "staff_code_failed": "スタッフの確認コードの誤り",
+    "staff_totp_replayed": "スタッフの使用済み確認コードを拒否",
+    "staff_two_factor_enabled": "スタッフの二要素認証の設定",
+    "staff_added": "スタッフの追加",
+    "staff_disabled": "スタッフの無効化",
+    "staff_two_factor_reset": "スタッフの二要素認証のリセット",
+}
+
+STAFF_ROLE: dict[str, str] = {
+    StaffRole.SUPPORT: "サポート",
+    StaffRole.ACCOUNTING: "経理",
+    StaffRole.ADMIN: "管理者",
+}
+
+#: How staff settled money that could not pay its bill.
+RESOLUTION: dict[str, str] = {
+    Resolution.APPLIED: "別のご請求に充当",
+    Resolution.REFUNDED: "返金済み",
+}
+
+#: What became of a mail for one recipient.
+RECIPIENT_STATUS: dict[str, str] = {
+    RecipientStatus.PENDING: "送信待ち",
+    RecipientStatus.ACCEPTED: "送信済み",
+    RecipientStatus.REFUSED: "送信できず",
+}
+
+#: What a customer was found by in the staff's search.
+SEARCH_TERM_KIND: dict[str, str] = {
+    SearchTermKind.MEMBER_ID: "会員ID",
+    SearchTermKind.NAME: "お名前",
+    SearchTermKind.KANA: "フリガナ",
+    SearchTermKind.EMAIL: "メールアドレス",
+    SearchTermKind.PHONE: "電話番号",
+    SearchTermKind.DOMAIN: "ドメイン",
 }
 
 #: 但し書き: what a receipt's money was for, by the kind of bill.
@@ -158,6 +212,10 @@ LABELS: dict[str, dict[str, str]] = {
     "domain_lock": DOMAIN_LOCK,
     "audit_event": AUDIT_EVENT,
     "receipt_purpose": RECEIPT_PURPOSE,
+    "staff_role": STAFF_ROLE,
+    "resolution": RESOLUTION,
+    "recipient_status": RECIPIENT_STATUS,
+    "search_term_kind": SEARCH_TERM_KIND,
 }
 
 

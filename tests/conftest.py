@@ -10,8 +10,10 @@ import contextvars
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
@@ -114,9 +116,10 @@ def csrf_token(client, path: str = "/login") -> str:
 
 @pytest.fixture
 def login_as(client):
-    """Log `user` in through the login page, as a browser would; returns the client."""
+    """Log `user` in through the login page, as a browser would (the test's client, or another
+    browser's); returns the client."""
 
-    def login(user, password: str = factories.PASSWORD, remember: bool = False):
+    def login(user, password: str = factories.PASSWORD, remember: bool = False, client=client):
         data = {"login_id": user.login_id, "password": password, "csrf_token": csrf_token(client)}
         if remember:
             data["remember"] = "y"
@@ -125,6 +128,42 @@ def login_as(client):
         return client
 
     return login
+
+
+def fresh_code(member) -> str:
+    """A code of the staff member's authenticator that the server has not seen: the current
+    one, or the next one when the current one was used (the server accepts one step ahead)."""
+    _db.session.rollback()
+    _db.session.refresh(member)
+    totp = pyotp.TOTP(member.totp_secret)
+    step = max(totp.timecode(time.time()), (member.totp_last_step or 0) + 1)
+    return totp.generate_otp(step)
+
+
+def staff_log_in(client, member, password: str = factories.PASSWORD):
+    """Log a staff member in at /staff/login with their password and a code, as a browser
+    would; returns the client."""
+    data = {
+        "login_id": member.login_id,
+        "password": password,
+        "csrf_token": csrf_token(client, "/staff/login"),
+    }
+    response = client.post("/staff/login", data=data)
+    assert response.headers.get("Location", "").startswith("/staff/login/code"), response.get_data(
+        as_text=True
+    )
+    token = csrf_token(client, "/staff/login/code")
+    response = client.post(
+        "/staff/login/code", data={"code": fresh_code(member), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def staff_login_as(client):
+    """`staff_log_in` with the test's client."""
+    return lambda member, password=factories.PASSWORD: staff_log_in(client, member, password)
 
 
 def pytest_collection_modifyitems(config, items):

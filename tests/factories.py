@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime, time
 
+import pyotp
+
 from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.models import (
@@ -12,6 +14,8 @@ from panel.models import (
     DomainPrice,
     Plan,
     PlanPrice,
+    StaffMember,
+    StaffRole,
     User,
 )
 from panel.models.balance import LedgerKind
@@ -220,3 +224,24 @@ def balance_statement(customer: Customer, month_end: date, amount: int = 5_000) 
     assert statement is not None
     db.session.commit()
     return statement
+
+
+def staff_member(
+    login_id: str = "sato",
+    role: str = StaffRole.SUPPORT,
+    *,
+    name: str = "佐藤 花子",
+    password: str = PASSWORD,
+    two_factor: bool = True,
+) -> StaffMember:
+    """A staff member; with `two_factor`, its authenticator is set up (a random secret)."""
+    created = StaffMember(
+        login_id=login_id,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        totp_secret=pyotp.random_base32() if two_factor else None,
+    )
+    db.session.add(created)
+    db.session.commit()
+    return created

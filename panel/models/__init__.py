@@ -13,9 +13,10 @@ from panel.models.on_account import OnAccountPurchase
 from panel.models.payments import Payment, PaymentAttempt, StorePayment, TransferNotice
 from panel.models.plans import Plan, PlanPrice
 from panel.models.sandbox import SandboxCharge
+from panel.models.search import CustomerSearchTerm
 from panel.models.security import AllowedNetwork, RecoveryCode
 from panel.models.sessions import LoginSession
-from panel.models.staff import StaffMember
+from panel.models.staff import StaffMember, StaffRole, StaffSession
 
 __all__ = [
     "AllowedNetwork",
@@ -27,6 +28,7 @@ __all__ = [
     "Contract",
     "ContractKind",
     "Customer",
+    "CustomerSearchTerm",
     "CustomerKind",
     "DocumentKind",
     "DomainPrice",
@@ -47,6 +49,8 @@ __all__ = [
     "SandboxCharge",
     "Role",
     "StaffMember",
+    "StaffRole",
+    "StaffSession",
     "StorePayment",
     "TransferNotice",
     "User",

@@ -11,6 +11,7 @@ from panel.models.types import UtcDateTime, utc_now
 
 if TYPE_CHECKING:
     from panel.models.customers import User
+    from panel.models.staff import StaffMember
 
 
 class AuditEvent(Model):
@@ -37,3 +38,4 @@ class AuditEvent(Model):
     user_agent: Mapped[str | None] = mapped_column(String(400))
 
     user: Mapped["User | None"] = relationship()
+    staff_member: Mapped["StaffMember | None"] = relationship()

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
@@ -17,6 +17,10 @@ from panel.tax import RateTotal, totals_by_rate
 #: (a deposit to the account balance is a prepayment, not a sale).
 STANDARD_TAX_RATE = 10
 TAX_RATES = (0, 8, 10)
+
+
+#: a bill still awaiting payment
+AWAITING = "status = 'awaiting_payment'"
 
 
 class BillStatus(StrEnum):
@@ -73,6 +77,14 @@ class Bill(Model):
         CheckConstraint(
             "(status = 'cancelled') = (cancelled_at IS NOT NULL)",
             name="cancelled_at_iff_cancelled",
+        ),
+        # Bills awaiting payment, by due date (the staff's confirmation queue, the daily job's
+        # overdue bills): a partial index holds only those, however many bills are settled.
+        Index(
+            "ix_bills_awaiting_due_date",
+            "due_date",
+            sqlite_where=text(AWAITING),
+            postgresql_where=text(AWAITING),
         ),
     )
 

@@ -65,6 +65,13 @@ class Customer(Model):
     member_id: Mapped[str] = mapped_column(String(32), unique=True)
     #: the name printed on bills: a person's or a company's
     name: Mapped[str] = mapped_column(String(100))
+    #: the name's reading in katakana (フリガナ), for staff to find the account by it
+    name_kana: Mapped[str | None] = mapped_column(String(100))
+    #: a telephone number, as the customer wrote it
+    phone: Mapped[str | None] = mapped_column(String(20))
+    #: the postal address paper invoices are mailed to: postal code (〒123-4567) and address
+    postal_code: Mapped[str | None] = mapped_column(String(8))
+    postal_address: Mapped[str | None] = mapped_column(String(200))
     #: individual (個人) or corporate (法人)
     kind: Mapped[str] = mapped_column(String(16))
     #: ご契約者メールアドレス: every notice goes here

@@ -51,6 +51,9 @@ class OutboxMail(Model):
     attempts: Mapped[int] = mapped_column(default=0)
     #: the last delivery error, for the operator
     last_error: Mapped[str | None] = mapped_column(String(500))
+    #: set when staff dropped the mail (it is then never tried again), and why
+    dropped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    drop_reason: Mapped[str | None] = mapped_column(String(200))
     #: set once no recipient is left to try and the server accepted it for at least one: when
     #: it first did; none while it waits
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

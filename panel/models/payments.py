@@ -3,19 +3,34 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import Model
 from panel.models.bills import Bill, PaymentMethod
+from panel.models.staff import StaffMember
 from panel.models.types import UtcDateTime, one_of, utc_now
+
+
+class Resolution(StrEnum):
+    """How staff settled money that could not pay its bill."""
+
+    APPLIED = "applied"  #: applied to another bill of the customer (as a payment of its own)
+    REFUNDED = "refunded"  #: paid back to the customer
+
+
+#: money that could not pay its bill (settled by staff or not), as each database's queries say
+#: it (`~Payment.applied_to_bill` is `= 0` on SQLite, whose planner matches the text)
+FLAGGED = {"sqlite": "applied_to_bill = 0", "postgresql": "NOT applied_to_bill"}
 
 
 class Payment(Model):
     """Money a payment provider (or the bank) reported as received: one row per provider event.
 
     A payment that could not settle its bill (already paid, cancelled, wrong amount, unknown
-    reference) is kept with the reason, for staff to settle: money is never dropped.
+    reference) is kept with the reason, for staff to settle: money is never dropped. Staff
+    settle it (`resolution`) by applying it to another bill, which records the same money as a
+    payment of that bill (provider "staff", event "flagged-<this ID>"), or by refunding it.
     """
 
     __tablename__ = "payments"
@@ -25,6 +40,25 @@ class Payment(Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
             "(review_reason IS NULL) = (applied_to_bill)", name="applied_or_flagged_for_review"
+        ),
+        one_of("resolution", Resolution),
+        CheckConstraint(
+            "resolution IS NULL OR NOT applied_to_bill", name="only_flagged_money_is_resolved"
+        ),
+        CheckConstraint(
+            "(resolution IS NULL) = (resolved_at IS NULL)", name="resolved_at_iff_resolved"
+        ),
+        CheckConstraint(
+            "(resolution = 'applied') = (resolved_bill_id IS NOT NULL)",
+            name="applied_names_its_bill",
+        ),
+        # The staff's list of flagged money: a partial index holds only those rows, however
+        # many payments paid their bills.
+        Index(
+            "ix_payments_flagged",
+            "id",
+            sqlite_where=text(FLAGGED["sqlite"]),
+            postgresql_where=text(FLAGGED["postgresql"]),
         ),
     )
 
@@ -55,8 +89,20 @@ class Payment(Model):
     applied_to_bill: Mapped[bool] = mapped_column(default=False)
     #: why staff must settle this money by hand; none when it paid its bill
     review_reason: Mapped[str | None] = mapped_column(String(200))
+    #: what the staff member who confirmed the receipt noted (e.g. why an amount differs)
+    staff_note: Mapped[str | None] = mapped_column(String(200))
+    #: how staff settled flagged money: applied or refunded; none while it waits
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    #: when, by whom, and with what note staff settled it
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    resolution_note: Mapped[str | None] = mapped_column(String(200))
+    #: the bill the money was applied to instead (resolution "applied")
+    resolved_bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id"))
 
-    bill: Mapped[Bill | None] = relationship()
+    bill: Mapped[Bill | None] = relationship(foreign_keys=[bill_id])
+    resolved_by: Mapped[StaffMember | None] = relationship()
+    resolved_bill: Mapped[Bill | None] = relationship(foreign_keys=[resolved_bill_id])
 
 
 class TransferNotice(Model):

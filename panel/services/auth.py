@@ -7,7 +7,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeGuard
+from typing import TypeGuard, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,7 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select, update
 
 from panel.extensions import db
-from panel.models import LoginSession, User
+from panel.models import LoginSession, StaffMember, User
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.login_addresses import address_allowed, client_address
@@ -57,7 +57,11 @@ def _hash_for_unknown_users(time_cost: int, memory_cost: int) -> str:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost).hash("no such user")
 
 
-def password_matches(user: User | None, password: str) -> TypeGuard[User]:
+#: Who logs in with a password: a customer's user or a staff member.
+PasswordHolder = TypeVar("PasswordHolder", User, StaffMember)
+
+
+def password_matches(user: PasswordHolder | None, password: str) -> TypeGuard[PasswordHolder]:
     """Is `password` the user's? Costs one hash even for no user; upgrades an old hash."""
     hasher = _hasher()
     # An unknown login ID costs the same hash as a known one, so timing tells nothing.
@@ -109,7 +113,8 @@ def failure_throttle() -> FailureThrottle:
 THROTTLED_IPV6_PREFIX = 64
 
 
-def _address_key(ip_address: str | None) -> str:
+def address_key(ip_address: str | None) -> str:
+    """The key a client address is throttled by: itself, or its /64 for IPv6."""
     address = client_address(ip_address)
     if address is None:
         return ip_address or "unknown"
@@ -119,7 +124,7 @@ def _address_key(ip_address: str | None) -> str:
 
 
 def _login_keys(login_id: str, client: Client) -> dict[str, str]:
-    return {"account": login_id.casefold(), "address": _address_key(client.ip_address)}
+    return {"account": login_id.casefold(), "address": address_key(client.ip_address)}
 
 
 def authenticate(login_id: str, password: str, client: Client) -> User:

@@ -18,9 +18,11 @@ from panel.models import (
     DomainTldPolicy,
     OnAccountPurchase,
     OutboxMail,
+    PaperInvoiceRequest,
     Plan,
     PlanPrice,
     StaffMember,
+    StaffRole,
     TransferNotice,
     User,
 )
@@ -138,7 +140,9 @@ def _customer(
     contract_email: str,
     sub_email: str | None,
     credit_limit: int = 0,
+    **details: str,
 ) -> Customer:
+    """`details`: the reading of the name, the phone number and the postal address."""
     customer = Customer(
         member_id=member_id,
         name=name,
@@ -146,6 +150,7 @@ def _customer(
         contract_email=contract_email,
         sub_email=sub_email,
         credit_limit=credit_limit,
+        **details,
     )
     db.session.add(customer)
     db.session.add(
@@ -339,6 +344,19 @@ def _seed_bill_history(customer: Customer, contracts: dict[str, Contract], today
     cancel_bill(bill, cancelled_at, None, NOBODY)
     db.session.flush()
     _mails_sent(bill, cancelled_at)
+    # Its transfer arrived after all: the money is kept for staff to settle (確認待ちの入金).
+    late = _at(issued + timedelta(days=5), 10)
+    payer = f"{transfer_reference(bill)} ヤマダタロウ"
+    late_money = ReceivedMoney(
+        provider="sandbox",
+        event_id=f"demo-late-{bill.bill_no}",
+        method=PaymentMethod.BANK_TRANSFER,
+        amount=bill.total,
+        received_at=late,
+        reference=transfer_reference(bill),
+        payer_name=payer,
+    )
+    apply_payment(bill, late_money, late, NOBODY)
 
     # Awaiting a convenience-store payment; its number is already issued.
     domain = contracts["yamada-shop.jp (domain)"]
@@ -444,6 +462,10 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
         "demo@example.jp",
         "demo-sub@example.com",
         credit_limit=10_000,
+        name_kana="ヤマダ タロウ",
+        phone="090-1234-5678",
+        postal_code="150-0001",
+        postal_address="東京都渋谷区神宮前1-2-3 サンプルハイツ101",
     )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
     _server(customer, "yamada-trial.jp", plans["standard"], days(9), is_trial=True)
@@ -488,8 +510,26 @@ def _seed_individual(plans: dict[str, Plan], today: date) -> None:
         today,
     )
 
-    # A renewal applied two days ago, awaiting a bank transfer.
-    _recent_renewal(office, PaymentMethod.BANK_TRANSFER, days(-2))  # awaiting the transfer
+    # A renewal applied two days ago, awaiting a bank transfer: the customer sent it yesterday
+    # and said so (振込連絡), and asked for the invoice on paper; staff confirm it.
+    awaiting = _recent_renewal(office, PaymentMethod.BANK_TRANSFER, days(-2))
+    db.session.flush()
+    db.session.add(
+        TransferNotice(
+            bill=awaiting,
+            user_id=customer.users[0].id,
+            transferred_on=days(-1),
+            payer_name=f"{transfer_reference(awaiting)} ヤマダタロウ",
+            amount=awaiting.total,
+            bank_name="みずほ銀行",
+            created_at=_at(days(-1), 15),
+        )
+    )
+    db.session.add(
+        PaperInvoiceRequest(
+            bill_id=awaiting.id, user_id=customer.users[0].id, requested_at=_at(days(-2), 11)
+        )
+    )
 
     # Auto-renewal on for a year at a time, with a sandbox card saved at the gateway; the shop
     # server is renewed by hand (its own setting OFF), the trial is left out.
@@ -515,6 +555,10 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
         "keiri@demo-corp.example.jp",
         "it@demo-corp.example.jp",
         credit_limit=100_000,
+        name_kana="カブシキガイシャデモショウジ",
+        phone="03-1234-5678",
+        postal_code="100-0005",
+        postal_address="東京都千代田区丸の内1-1-1 デモビル10階",
     )
     days = lambda n: today + timedelta(days=n)  # noqa: E731
     server = _server(
@@ -684,9 +728,13 @@ def seed_demo(today: date) -> bool:
     if "demo-corp" not in existing:
         _seed_corporate(plans, today)
     if not had_staff:
+        # A 管理者 (every page of the console); two-factor login is set up at the first login.
         db.session.add(
             StaffMember(
-                login_id="staff", name="サポート 佐藤", password_hash=hash_password(STAFF_PASSWORD)
+                login_id="staff",
+                name="佐藤 美咲",
+                role=StaffRole.ADMIN,
+                password_hash=hash_password(STAFF_PASSWORD),
             )
         )
     return not (had_plans and had_staff and {"demo", "demo-corp"} <= existing)

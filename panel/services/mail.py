@@ -337,8 +337,8 @@ def deliver_outbox(now: datetime) -> DeliveryReport:
 
 
 def undelivered_mail(limit: int = 100) -> list[OutboxMail]:
-    """Mail given up, or refused for a recipient, newest first: what the operator (and later
-    the staff console) must look at."""
+    """Mail given up, or refused for a recipient, newest first, but what staff stopped: what the
+    operator must look at (the staff console's mail queue lists the same)."""
     refused = select(OutboxRecipient.mail_id).where(
         OutboxRecipient.status == RecipientStatus.REFUSED
     )
@@ -347,6 +347,7 @@ def undelivered_mail(limit: int = 100) -> list[OutboxMail]:
             select(OutboxMail)
             .options(selectinload(OutboxMail.addressees))
             .where(OutboxMail.failed_at.is_not(None) | OutboxMail.id.in_(refused))
+            .where(OutboxMail.dropped_at.is_(None))
             .order_by(OutboxMail.id.desc())
             .limit(limit)
         )

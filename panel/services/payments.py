@@ -1,7 +1,8 @@
 """Payments (お支払): paying a bill through the gateway, and applying the money that arrives.
 
 `apply_payment` is the one place a bill becomes paid. Every path ends there: a card charge, a
-PayPal return, a bank or convenience-store notification, and (later) staff confirming receipt.
+PayPal return, a bank or convenience-store notification, and staff confirming receipt or
+applying flagged money to another bill (`services/staff/money.py`).
 """
 
 import contextlib
@@ -65,6 +66,8 @@ class ReceivedMoney:
     reference: str | None = None
     payer_name: str | None = None
     card: CardToken | None = None
+    #: what the staff member who confirmed the money noted (staff confirmations only)
+    staff_note: str | None = None
 
 
 class PaymentOutcome(StrEnum):
@@ -122,6 +125,7 @@ def _record(
             recorded_at=now,
             applied_to_bill=review_reason is None,
             review_reason=review_reason,
+            staff_note=money.staff_note,
         )
         .on_conflict_do_nothing(index_elements=[table.c.provider, table.c.provider_event_id])
         .returning(table.c.id)

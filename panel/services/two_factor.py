@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 
 from panel.database import rows_matched
 from panel.extensions import db
-from panel.models import RecoveryCode, User
+from panel.models import RecoveryCode, StaffMember, User
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
 from panel.services.auth import (
@@ -42,7 +42,7 @@ TOO_MANY_CODES = (
 )
 
 
-def _normalised(code: str) -> str:
+def normalised_code(code: str) -> str:
     """The code as typed, without spaces or hyphens, half-width and lower case."""
     code = unicodedata.normalize("NFKC", code or "").lower()
     return "".join(character for character in code if character.isalnum())
@@ -52,9 +52,10 @@ def new_secret() -> str:
     return pyotp.random_base32()
 
 
-def provisioning_uri(user: User, secret: str) -> str:
-    """The otpauth:// URI that Google Authenticator and FreeOTP read from the QR code."""
-    issuer = current_app.config["TOTP_ISSUER"]
+def provisioning_uri(user: User | StaffMember, secret: str, issuer_suffix: str = "") -> str:
+    """The otpauth:// URI that Google Authenticator and FreeOTP read from the QR code; the
+    issuer is `TOTP_ISSUER` and `issuer_suffix` (staff logins are told apart from customers')."""
+    issuer = current_app.config["TOTP_ISSUER"] + issuer_suffix
     return pyotp.TOTP(secret).provisioning_uri(name=user.login_id, issuer_name=issuer)
 
 
@@ -76,7 +77,7 @@ def grouped_secret(secret: str) -> str:
     return _in_fours(secret, " ")
 
 
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose TOTP code `code` is, within the allowed drift, or None."""
     if len(code) != 6 or not code.isdigit():
         return None
@@ -88,14 +89,17 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def _claim_step(user: User, step: int) -> bool:
-    """Record `step` as the user's last accepted one, unless it or a later one already is: one
-    conditional UPDATE, so two requests racing with the same code cannot both succeed."""
+def claim_step(user: User | StaffMember, step: int) -> bool:
+    """Record `step` as the user's (or staff member's) last accepted one, unless it or a later
+    one already is: one conditional UPDATE, so two requests racing with the same code cannot
+    both succeed."""
+    # `user` may be Flask-Login's proxy of the user: its type is the proxy's.
+    model: type[User] | type[StaffMember] = StaffMember if isinstance(user, StaffMember) else User
     claimed = db.session.execute(
-        update(User)
+        update(model)
         .where(
-            User.id == user.id,
-            (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+            model.id == user.id,
+            (model.totp_last_step.is_(None)) | (model.totp_last_step < step),
         )
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
@@ -160,11 +164,11 @@ def check_code(user: User, code: str, client: Client, now: datetime) -> None:
     anything else with a DomainError on the `code` field. A code already used (a replay) is
     refused and audited; failures are throttled per user."""
     _refuse_unless_allowed_to_try(user)
-    code = _normalised(code)
+    code = normalised_code(code)
     assert user.totp_secret is not None, "a code is asked for only when two-factor login is on"
-    step = _matching_step(user.totp_secret, code, now)
+    step = matching_step(user.totp_secret, code, now)
     if step is not None:
-        if _claim_step(user, step):
+        if claim_step(user, step):
             return
         raise _code_refused(user, USED_CODE, client, "totp_replayed")
     if len(code) == RECOVERY_CODE_LENGTH:
@@ -219,7 +223,7 @@ def enable_two_factor(user: User, code: str, client: Client, now: datetime) -> l
     if secret is None:
         raise DomainError("設定の有効期限が切れました。もう一度QRコードを読み取ってください。")
     _refuse_unless_allowed_to_try(user)
-    step = _matching_step(secret, _normalised(code), now)
+    step = matching_step(secret, normalised_code(code), now)
     if step is None:
         raise _code_refused(
             user,

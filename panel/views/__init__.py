@@ -19,6 +19,7 @@ def register_views(app: Flask) -> None:
         sandbox,
         security,
         settings,
+        staff,
         users,
     )
     from panel.views.headers import register_security_headers
@@ -38,6 +39,7 @@ def register_views(app: Flask) -> None:
         security.bp,
         users.bp,
         payments.bp,
+        staff.bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["PAYMENT_GATEWAY"] == "sandbox":
@@ -47,3 +49,4 @@ def register_views(app: Flask) -> None:
             app.view_functions[endpoint] = unit_of_work(view)
     register_navigation(app)
     register_security_headers(app)
+    staff.register_staff_session(app)

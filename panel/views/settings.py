@@ -28,6 +28,10 @@ def profile():
             "contract_email": customer.contract_email,
             "sub_email": customer.sub_email or "",
             "notify_40_days_before": "yes" if customer.notify_40_days_before else "no",
+            "name_kana": customer.name_kana or "",
+            "phone": customer.phone or "",
+            "postal_code": customer.postal_code or "",
+            "postal_address": customer.postal_address or "",
         }
     )
     updated = submit_form(
@@ -41,6 +45,10 @@ def profile():
             by=current_user,
             client=current_client(),
             contact_name=form.contact_name.data,
+            name_kana=form.name_kana.data,
+            phone=form.phone.data,
+            postal_code=form.postal_code.data,
+            postal_address=form.postal_address.data,
         ),
     )
     if updated:

@@ -1,10 +1,11 @@
-"""Every page a customer can open, as the users who open them: the tour the page checkers
-(tests/e2e/test_page_checks.py) take, once through the test client for the Nu HTML Checker
-and once in Chromium for axe-core.
+"""Every page a customer can open, as the users who open them, and every page of the staff
+console: the tour the page checkers (tests/e2e/test_page_checks.py) take, once through the test
+client for the Nu HTML Checker and once in Chromium for axe-core.
 
 The data is the demo's (`seed_demo`), with what it lacks added by the factories: bills awaiting
 payment by card, PayPal and a convenience store (no payment number yet), a sub-user of each
-role, and two-factor login on for the corporate owner.
+role, two-factor login on for the corporate owner, staff of two roles with their authenticator
+set up (and one without, for the first login), and a mail that could not be delivered.
 """
 
 import html
@@ -22,13 +23,25 @@ from panel import labels
 from panel.dates import add_months, today_in_japan
 from panel.extensions import db
 from panel.gateways.sandbox import AUTHENTICATED_CARD, sandbox_gateway
-from panel.models import Bill, Contract, ContractKind, Customer, StorePayment
+from panel.models import (
+    Bill,
+    Contract,
+    ContractKind,
+    Customer,
+    Payment,
+    StaffMember,
+    StaffRole,
+    StorePayment,
+)
 from panel.models.bills import BillKind, BillStatus, PaymentMethod
 from panel.models.customers import Role
+from panel.models.mail import RecipientStatus
+from panel.models.types import utc_now
 from panel.services.balance import start_deposit
 from panel.services.billing import create_bill, new_application_token
 from panel.services.demo import DEMO_PASSWORD, seed_demo
 from panel.services.direct_debit import customer_ref
+from panel.services.mail import queue_mail
 from panel.services.month_end import settlement_due_date, settlement_line
 from tests import factories
 
@@ -43,6 +56,19 @@ READ_ONLY = "demo-viewer"
 CORP_BILLING = "demo-corp+keiri"
 CORP_OWNER = "demo-corp+kanri"
 PASSWORD = DEMO_PASSWORD
+#: Staff logins of the tour (their two-factor login set up), and one at its first login.
+STAFF_ADMIN = "tour-admin"
+STAFF_SUPPORT = "tour-support"
+STAFF_LOGINS = (STAFF_ADMIN, STAFF_SUPPORT)
+NEW_STAFF = "tour-new"
+
+
+def staff_code(login_id: str) -> str:
+    """A code of the staff member's authenticator the server has not seen yet."""
+    db.session.rollback()
+    member = db.session.scalar(select(StaffMember).where(StaffMember.login_id == login_id))
+    totp = pyotp.TOTP(member.totp_secret)
+    return totp.generate_otp(max(totp.timecode(time.time()), (member.totp_last_step or 0) + 1))
 
 
 @dataclass(frozen=True)
@@ -177,6 +203,16 @@ def prepare_tour() -> list[Visit]:
         bank_account_form = sandbox_gateway().bank_account_form_url(
             customer_ref(corp), "/settings/direct-debit/return", "/settings/direct-debit"
         )
+    factories.staff_member(STAFF_ADMIN, StaffRole.ADMIN, name="佐藤 美咲", password=PASSWORD)
+    factories.staff_member(STAFF_SUPPORT, StaffRole.SUPPORT, name="鈴木 一郎", password=PASSWORD)
+    factories.staff_member(NEW_STAFF, StaffRole.SUPPORT, password=PASSWORD, two_factor=False)
+    undelivered = queue_mail(demo, "notice", "【お知らせ】メンテナンスのご案内", "本文です。\n")
+    undelivered.failed_at = utc_now()
+    for recipient in undelivered.addressees:
+        recipient.status, recipient.smtp_code = RecipientStatus.REFUSED, 550
+        recipient.smtp_reply = "5.1.1 No such user"
+    db.session.commit()
+    flagged = db.session.scalar(select(Payment.id).where(~Payment.applied_to_bill))
 
     bills = list(
         db.session.scalars(select(Bill).where(Bill.customer_id == demo.id).order_by(Bill.bill_no))
@@ -195,6 +231,7 @@ def prepare_tour() -> list[Visit]:
     factories.domain(demo, "yamada-brand.com", add_months(today, 114))
     # The demo's yamada.net has its transfer lock off; yamada-shop.jp's is on.
     unlocked, locked = _domain(demo, "yamada.net"), _domain(demo, "yamada-shop.jp")
+    staff_visits = _staff_visits(demo, transfer, flagged)
 
     return [
         Visit("ログイン", None, "/login", "ユーザーズパネルにログイン"),
@@ -532,6 +569,134 @@ def prepare_tour() -> list[Visit]:
             TECHNICAL,
             "/bills",
             "この操作は許可されていません",
+            status=403,
+        ),
+        *staff_visits,
+    ]
+
+
+def _staff_visits(demo: Customer, transfer: Bill, flagged_payment_id: int) -> list[Visit]:
+    """The staff console's pages, then the customer's panel as staff see it (代理ログイン)."""
+    customer_page = f"/staff/customers/{demo.id}"
+    return [
+        Visit("スタッフログイン", None, "/staff/login", "スタッフコンソールにログイン"),
+        Visit(
+            "スタッフログイン(パスワードの誤り)",
+            None,
+            "/staff/login",
+            "スタッフコンソールにログイン",
+            shows="ログインIDまたはパスワードが正しくありません。",
+            post="/staff/login",
+            fields={"login_id": STAFF_SUPPORT, "password": "not-the-password"},
+        ),
+        Visit(
+            "スタッフ 確認コードの入力",
+            None,
+            "/staff/login",
+            "確認コードの入力",
+            post="/staff/login",
+            fields={"login_id": STAFF_SUPPORT, "password": PASSWORD},
+        ),
+        Visit(
+            "スタッフ 二要素認証の設定(初回ログイン)",
+            None,
+            "/staff/login",
+            "二要素認証の設定",
+            shows='id="totp-secret"',
+            post="/staff/login",
+            fields={"login_id": NEW_STAFF, "password": PASSWORD},
+        ),
+        Visit("顧客検索", STAFF_ADMIN, "/staff/", "顧客検索"),
+        Visit(
+            "顧客検索(ドメインで検索)",
+            STAFF_ADMIN,
+            "/staff/?q=yamada-shop",
+            "顧客検索",
+            shows="yamada-shop.jp",
+        ),
+        Visit(
+            "顧客検索(該当なし)",
+            STAFF_ADMIN,
+            "/staff/?q=no-such-customer",
+            "顧客検索",
+            shows="で始まる会員は見つかりません。",
+        ),
+        Visit("会員のページ", STAFF_ADMIN, customer_page, "山田 太郎 様", shows="操作履歴"),
+        Visit("入金確認", STAFF_ADMIN, "/staff/payments", "入金確認", shows="みずほ銀行"),
+        Visit(
+            "入金確認(入力なし)",
+            STAFF_ADMIN,
+            "/staff/payments",
+            "入金確認",
+            shows="入金額を入力してください。",
+            post=f"/staff/payments/{transfer.bill_no}/confirm",
+            fields={f"bill-{transfer.id}-confirmation": "1"},
+            status=422,
+        ),
+        Visit(
+            "確認待ちの入金", STAFF_ADMIN, "/staff/flagged", "確認待ちの入金", shows="取り消された"
+        ),
+        Visit(
+            "確認待ちの入金(返金メモなし)",
+            STAFF_ADMIN,
+            "/staff/flagged",
+            "確認待ちの入金",
+            shows="返金の方法と日付を入力してください。",
+            post=f"/staff/flagged/{flagged_payment_id}/refunded",
+            status=422,
+        ),
+        Visit(
+            "確認待ちの入金(処理済み)", STAFF_ADMIN, "/staff/flagged?tab=resolved", "確認待ちの入金"
+        ),
+        Visit(
+            "紙面の請求書", STAFF_ADMIN, "/staff/paper-invoices", "紙面の請求書", shows="〒150-0001"
+        ),
+        Visit(
+            "紙面の請求書(発送済み)",
+            STAFF_ADMIN,
+            "/staff/paper-invoices?tab=mailed",
+            "紙面の請求書",
+        ),
+        Visit("メール", STAFF_ADMIN, "/staff/mail", "メール", shows="5.1.1 No such user"),
+        Visit("メール(すべて)", STAFF_ADMIN, "/staff/mail?filter=all", "メール"),
+        Visit("スタッフ管理", STAFF_ADMIN, "/staff/members", "スタッフ管理"),
+        Visit(
+            "スタッフ管理(入力なし)",
+            STAFF_ADMIN,
+            "/staff/members",
+            "スタッフ管理",
+            shows="ログインIDを入力してください。",
+            post="/staff/members",
+            status=422,
+        ),
+        Visit(
+            "スタッフ この操作は許可されていません",
+            STAFF_SUPPORT,
+            "/staff/payments",
+            "この操作は許可されていません",
+            status=403,
+        ),
+        Visit(
+            "代理ログイン(ダッシュボード)",
+            STAFF_SUPPORT,
+            customer_page,
+            "ダッシュボード",
+            shows="代理ログイン中(閲覧のみ)",
+            post=f"{customer_page}/impersonate",
+        ),
+        Visit(
+            "代理ログイン(ご請求)",
+            STAFF_SUPPORT,
+            f"/bills/{transfer.bill_no}",
+            "ご請求の詳細",
+            shows="代理ログイン中(閲覧のみ)",
+        ),
+        Visit(
+            "代理ログイン中は操作できません",
+            STAFF_SUPPORT,
+            f"/bills/{transfer.bill_no}/cancel",
+            "代理ログイン中は操作できません",
+            post=f"/bills/{transfer.bill_no}/cancel",
             status=403,
         ),
     ]

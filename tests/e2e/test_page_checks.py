@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import csrf_token
 from tests.e2e.conftest import browser_context
-from tests.e2e.page_tour import PASSWORD, Visit, prepare_tour
+from tests.e2e.page_tour import PASSWORD, STAFF_LOGINS, Visit, prepare_tour, staff_code
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -50,8 +50,13 @@ class ClientVisitor:
             return self.app.test_client()  # a fresh visitor each time
         if user not in self.clients:
             client = self.app.test_client()
-            data = {"login_id": user, "password": PASSWORD, "csrf_token": csrf_token(client)}
-            assert client.post("/login", data=data).status_code == 302, f"{user} cannot log in"
+            login = "/staff/login" if user in STAFF_LOGINS else "/login"
+            data = {"login_id": user, "password": PASSWORD, "csrf_token": csrf_token(client, login)}
+            assert client.post(login, data=data).status_code == 302, f"{user} cannot log in"
+            if user in STAFF_LOGINS:
+                code = {"code": staff_code(user), "csrf_token": csrf_token(client, f"{login}/code")}
+                response = client.post(f"{login}/code", data=code)
+                assert response.status_code == 302, f"{user} cannot log in"
             self.clients[user] = client
         return self.clients[user]
 
@@ -107,10 +112,18 @@ class BrowserVisitor:
             return self._new_page()
         if user not in self.pages:
             page = self._new_page()
-            page.goto(f"{self.base_url}/login")
-            page.get_by_label("会員ID").fill(user)
-            page.get_by_label("パスワード").fill(PASSWORD)
-            page.get_by_role("button", name="ログイン").click()
+            if user in STAFF_LOGINS:
+                page.goto(f"{self.base_url}/staff/login")
+                page.get_by_label("ログインID").fill(user)
+                page.get_by_label("パスワード").fill(PASSWORD)
+                page.get_by_role("button", name="次へ").click()
+                page.get_by_label("確認コード").fill(staff_code(user))
+                page.get_by_role("button", name="ログイン").click()
+            else:
+                page.goto(f"{self.base_url}/login")
+                page.get_by_label("会員ID").fill(user)
+                page.get_by_label("パスワード").fill(PASSWORD)
+                page.get_by_role("button", name="ログイン").click()
             expect(page).not_to_have_url(re.compile(r"/login"))
             self.pages[user] = page
         return self.pages[user]

@@ -17,6 +17,7 @@ from panel.models import (
     TransferNotice,
 )
 from panel.models.bills import BillStatus
+from panel.models.staff import StaffRole
 from panel.services.audit import Client
 from panel.services.auth import authenticate
 from panel.services.auto_renewal import auto_renewal_page
@@ -26,6 +27,9 @@ from panel.services.contracts import ContractStatus, list_contracts
 from panel.services.demo import seed_demo
 from panel.services.domains import domains_page
 from panel.services.renewal.page import plan_renewal_page
+from panel.services.staff.money import confirmation_queue, flagged_payments
+from panel.services.staff.paper import paper_queue
+from panel.services.staff.search import search_customers
 
 TODAY = date(2026, 11, 21)
 
@@ -116,10 +120,14 @@ def test_the_demo_bills_cover_every_status_and_method_with_a_transfer_notice(tod
     paid_methods = {bill.payment_method for bill in bills if bill.status == BillStatus.PAID}
     assert paid_methods == set(APPLICATION_PAYMENT_METHODS)
     assert db.session.scalar(select(func.count()).select_from(TransferNotice)) >= 1
-    # Every paid bill has its payment, and left its contracts where the demo put them.
-    assert db.session.scalar(select(func.count()).select_from(Payment)) == len(
+    # Every paid bill has its payment, and left its contracts where the demo put them; the
+    # cancelled bill's late transfer is kept for staff.
+    applied = select(func.count()).select_from(Payment).where(Payment.applied_to_bill)
+    assert db.session.scalar(applied) == len(
         [bill for bill in db.session.scalars(select(Bill)) if bill.status == BillStatus.PAID]
     )
+    flagged = db.session.scalars(select(Payment).where(~Payment.applied_to_bill)).all()
+    assert [payment.bill.status for payment in flagged] == [BillStatus.CANCELLED]
     statuses = {row.status for row in list_contracts(_customer("demo"), today)}
     assert statuses == set(ContractStatus)
 
@@ -230,3 +238,17 @@ def test_the_corporate_demo_leaves_net_to_try_and_has_a_domain_at_the_10_year_li
     at_limit = [row for row in renewal.rows if row.contract.is_domain and not row.period_options]
     assert [row.contract.name for row in at_limit] == ["demo-corp-brand.com"]
     assert "現在は更新できません" in at_limit[0].refusal.message
+
+
+def test_the_demo_staff_member_is_an_admin_who_sets_up_two_factor_at_the_first_login():
+    _seed()
+    staff = db.session.scalar(select(StaffMember).where(StaffMember.login_id == "staff"))
+    assert staff.role == StaffRole.ADMIN and not staff.has_two_factor
+    # The console has something to show: the demo customer found by a domain, a transfer to
+    # confirm with its notice, late money to settle and a paper invoice to post.
+    hits, _ = search_customers("yamada-shop")
+    assert [hit.customer.member_id for hit in hits] == ["demo"]
+    _, rows = confirmation_queue(None, 1)
+    assert any(row.notices for row in rows)
+    assert flagged_payments(False, 1).total == 1
+    assert paper_queue(False, 1).total == 1

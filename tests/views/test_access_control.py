@@ -1,17 +1,27 @@
 """Access control for every route of the URL map, against the table in docs/roles.md: who may
 open what, another customer's object IDs, and the CSRF token on every POST."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
 from panel import create_app
 from panel.dates import today_in_japan
 from panel.extensions import db
-from panel.models import AllowedNetwork, Role
+from panel.models import (
+    AllowedNetwork,
+    OutboxMail,
+    PaperInvoiceRequest,
+    Payment,
+    Role,
+    StaffRole,
+)
 from panel.models.customers import CustomerKind
+from panel.services.audit import Client
+from panel.services.payments import ReceivedMoney, apply_payment
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -36,6 +46,8 @@ def _table(heading: str) -> list[dict[str, str]]:
 
 
 MATRIX = _table("Access matrix")
+STAFF_MATRIX = _table("Staff access matrix")
+STAFF_ENDPOINTS = {row["endpoint"] for row in STAFF_MATRIX}
 PUBLIC = {row["endpoint"] for row in _table("Public routes")}
 #: The URL map, read when the tests are collected (an app that is never served).
 RULES = list(
@@ -59,7 +71,17 @@ OBJECT_IDS = {
     "domain_id": lambda account: account.domain.id,
     # The sandbox's 3-D Secure page is the card company's: it belongs to no account.
     "challenge": lambda account: "no-such-challenge",
+    # The staff console's objects: staff see every customer's.
+    "customer_id": lambda account: account.customer.id,
+    "payment_id": lambda account: account.flagged_payment.id,
+    "request_id": lambda account: account.paper_request.id,
+    "mail_id": lambda account: account.mail.id,
+    "member_id": lambda account: account.staff_member.id,
 }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _account(member_id: str, plan) -> SimpleNamespace:
@@ -78,6 +100,12 @@ def _account(member_id: str, plan) -> SimpleNamespace:
     }
     bill = factories.renewal_bill(customer, server)
     statement = factories.balance_statement(customer, date(2026, 10, 31))
+    # Money that could not pay the bill (another amount), a paper invoice asked for, the
+    # bill's mail, and a staff member (for the staff console's routes).
+    money = ReceivedMoney("sandbox", f"{member_id}-1", "bank_transfer", 1, _now())
+    apply_payment(bill, money, money.received_at, Client(None, None))
+    db.session.add(PaperInvoiceRequest(bill_id=bill.id, user_id=users[Role.OWNER].id))
+    db.session.commit()
     return SimpleNamespace(
         customer=customer,
         users=users,
@@ -86,6 +114,12 @@ def _account(member_id: str, plan) -> SimpleNamespace:
         server=server,
         statement=statement,
         domain=domain,
+        flagged_payment=db.session.scalar(select(Payment).where(Payment.bill_id == bill.id)),
+        paper_request=db.session.scalar(
+            select(PaperInvoiceRequest).where(PaperInvoiceRequest.bill_id == bill.id)
+        ),
+        mail=db.session.scalar(select(OutboxMail).where(OutboxMail.bill_id == bill.id)),
+        staff_member=factories.staff_member(f"{member_id}-staff", StaffRole.SUPPORT),
     )
 
 
@@ -122,13 +156,14 @@ def _request(client, method: str, path: str, token_from: str = "/"):
 def test_every_route_is_documented_once_and_nothing_else(app):
     documented = sorted(
         (row["endpoint"], row["methods"], row["rule"])
-        for row in [*MATRIX, *_table("Public routes")]
+        for row in [*MATRIX, *STAFF_MATRIX, *_table("Public routes")]
     )
     routes = sorted(
         (rule.endpoint, ", ".join(_methods(rule)), rule.rule) for rule in app.url_map.iter_rules()
     )
     assert documented == routes
     assert {row[role] for row in MATRIX for role in Role} == {"✓", "403"}
+    assert {row[role] for row in STAFF_MATRIX for role in StaffRole} == {"✓", "403"}
 
 
 @pytest.mark.parametrize(
@@ -167,11 +202,58 @@ def test_every_route_in_the_matrix_needs_a_login(app, client, ours, endpoint):
 
 
 @pytest.mark.parametrize(
+    ("endpoint", "method", "role", "cell"),
+    [
+        pytest.param(
+            row["endpoint"],
+            "GET" if "GET" in row["methods"] else "POST",
+            role,
+            row[role],
+            id=f"{row['endpoint']}-{role}",
+        )
+        for row in STAFF_MATRIX
+        for role in StaffRole
+    ],
+)
+def test_each_staff_role_gets_what_the_staff_matrix_says(
+    app, staff_login_as, ours, endpoint, method, role, cell
+):
+    client = staff_login_as(factories.staff_member(f"staff-{role}", role))
+    path = _path(app, endpoint, ours)
+    status = _request(client, method, path, token_from="/staff/").status_code
+    if cell == "403":
+        assert status == 403
+    else:
+        assert status not in (403, 404) and status < 500, status
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [pytest.param(row["endpoint"], id=row["endpoint"]) for row in STAFF_MATRIX],
+)
+def test_every_staff_route_needs_a_staff_login_not_a_customers(app, login_as, ours, endpoint):
+    client = login_as(ours.users[Role.OWNER])  # a customer's login is no staff login
+    (rule,) = app.url_map.iter_rules(endpoint)
+    for method in _methods(rule):
+        response = _request(client, method, _path(app, endpoint, ours), token_from="/")
+        assert response.status_code == 302, method
+        assert response.headers["Location"].startswith("/staff/login?next="), method
+        htmx = client.open(
+            _path(app, endpoint, ours),
+            method=method,
+            data={"csrf_token": csrf_token(client, "/")} if method == "POST" else None,
+            headers=HTMX,
+        )
+        assert htmx.status_code == 401
+        assert htmx.headers["HX-Redirect"].startswith("/staff/login")
+
+
+@pytest.mark.parametrize(
     ("rule", "method"),
     [
         pytest.param(rule, method, id=f"{rule.endpoint}-{method}")
         for rule in RULES
-        if rule.arguments and rule.endpoint not in PUBLIC
+        if rule.arguments and rule.endpoint not in PUBLIC | STAFF_ENDPOINTS
         for method in _methods(rule)
     ],
 )
@@ -197,7 +279,8 @@ def test_a_post_without_the_csrf_token_is_refused(app, client, login_as, ours, r
     response = client.post(path, headers=HTMX if htmx else {})
     if htmx:
         assert response.status_code == 401
-        assert response.headers["HX-Redirect"] == "/login"
+        login = "/staff/login" if rule.endpoint.startswith("staff.") else "/login"
+        assert response.headers["HX-Redirect"] == login
     else:
         assert response.status_code == 400
         assert "ページの有効期限が切れました" in response.get_data(as_text=True)

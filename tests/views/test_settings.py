@@ -134,3 +134,33 @@ def test_an_individual_has_no_contact_person_even_when_one_is_sent(owner_client,
     assert _post(owner_client, VALID | {"contact_name": "誰か"}).status_code == 302
     db.session.refresh(customer)
     assert customer.contact_name is None
+
+
+def test_the_reading_phone_and_address_are_read_as_typed(owner_client, customer):
+    typed = VALID | {
+        "name_kana": "やまだ はなこ",
+        "phone": "０３ー１２３４ー５６７８",
+        "postal_code": "１５００００１",
+        "postal_address": "東京都渋谷区神宮前1-2-3",
+    }
+    assert _post(owner_client, typed).status_code == 302
+    db.session.refresh(customer)
+    assert (customer.name_kana, customer.phone, customer.postal_code) == (
+        "ヤマダ ハナコ",
+        "03-1234-5678",
+        "150-0001",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name_kana", "Yamada", "フリガナはカタカナで入力してください。"),
+        ("phone", "03-1234", "電話番号は数字とハイフンで入力してください"),
+        ("postal_code", "150-00", "郵便番号は7桁の数字で入力してください"),
+        ("postal_code", "150-0001", "郵便番号と住所は両方入力してください"),
+    ],
+)
+def test_a_reading_phone_or_address_that_cannot_be_is_refused(owner_client, field, value, message):
+    response = _post(owner_client, VALID | {field: value})
+    assert message in response.get_data(as_text=True)
