@@ -35,7 +35,7 @@ def staff():
 
 @pytest.fixture
 def requested():
-    customer = factories.customer("taro")
+    customer = factories.company_on_invoice_terms("taro")
     server = factories.server(customer, "taro.jp", factories.plan(), TODAY + timedelta(days=10))
     bill = factories.renewal_bill(customer, server, today=TODAY)
     request = request_paper_invoice(bill, factories.owner(customer), NOW)

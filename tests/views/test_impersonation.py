@@ -18,6 +18,7 @@ from panel.models.customers import Role
 from panel.services.staff.accounts import IDLE_TIMEOUT
 from tests import factories
 from tests.conftest import csrf_token, staff_log_in
+from tests.services.test_documents import pdf_text
 from tests.views.test_access_control import OBJECT_IDS, _account
 
 ROUTE_APP = create_app(
@@ -49,16 +50,25 @@ CHANGING = [
 ]
 
 BANNER = re.compile(r'<div class="impersonation-banner".*?</div>\n', re.DOTALL)
-CSRF_FIELD = re.compile(r'<input[^>]*\bname="[^"]*csrf_token"[^>]*>')
+#: the session's CSRF token, and a form's one-time token (a deposit's application token)
+ONE_TIME_FIELD = re.compile(r'<input[^>]*\bname="[^"]*(?:csrf_token|application_token)"[^>]*>')
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "[^"]+"')
 HTMX = {"HX-Request": "true"}
 
 
 def _comparable(html: str) -> str:
-    """The page without the banner, and with every CSRF token alike (each session has its own)."""
+    """The page without the banner, and with every CSRF token and one-time form token alike
+    (each session and each rendering has its own)."""
     html = BANNER.sub("", html, count=1)
-    html = CSRF_FIELD.sub(lambda tag: re.sub(r'value="[^"]*"', 'value="…"', tag.group(0)), html)
+    html = ONE_TIME_FIELD.sub(lambda tag: re.sub(r'value="[^"]*"', 'value="…"', tag.group(0)), html)
     return CSRF_HEADER.sub('"X-CSRFToken": "…"', html)
+
+
+def _seen(response) -> str:
+    """What the response shows: its text, or a PDF's text (each rendering is a new file)."""
+    if response.mimetype == "application/pdf":
+        return pdf_text(response.get_data())
+    return response.get_data(as_text=True)
 
 
 def _path(rule, account) -> str:
@@ -119,10 +129,10 @@ def test_every_page_is_the_customers_own_html_but_for_the_banner(
 
     assert theirs.status_code == mine.status_code
     assert theirs.headers.get("Location") == mine.headers.get("Location")
-    seen = theirs.get_data(as_text=True)
+    seen = _seen(theirs)
     if theirs.mimetype == "text/html" and mine.status_code == 200:
         assert "代理ログイン中(閲覧のみ)" in seen and "鈴木 一郎" in seen
-    assert _comparable(seen) == _comparable(mine.get_data(as_text=True))
+    assert _comparable(seen) == _comparable(_seen(mine))
 
 
 def _state(customer) -> dict:
@@ -228,7 +238,7 @@ def test_the_customers_two_factor_secret_and_recovery_codes_are_never_shown(app,
     staff = staff_log_in(app.test_client(), support)
     _impersonate(staff, ours.customer)
 
-    pages = [staff.get(_path(rule, ours)).get_data(as_text=True) for rule in READING_RULES]
+    pages = [_seen(staff.get(_path(rule, ours))) for rule in READING_RULES]
     enrolment = staff.get("/settings/two-factor")
     codes = staff.post(
         "/settings/two-factor/recovery-codes", data={"csrf_token": csrf_token(staff, "/")}
