@@ -370,3 +370,43 @@ def test_a_domain_at_the_10_year_limit_is_not_renewed(customer):
     db.session.rollback()
     due = due_domain_renewals(db.session.get_one(type(customer), customer.id), START)
     assert (due.covered, due.short) == ([], [])
+
+
+def test_the_monthly_notice_says_what_renews_from_the_balance_and_whether_it_covers_it(customer):
+    factories.balance(customer, 2_000)
+    factories.domain_price("net", 1_760)
+    first = date(2026, 12, 1)
+    renewed = factories.domain(customer, "now.com", first + timedelta(days=19)).id
+    factories.domain(customer, "soon.com", first + timedelta(days=45))
+    factories.domain(customer, "later.jp", first + timedelta(days=70))
+    factories.domain(customer, "lapses.net", first + timedelta(days=50))
+    owner = factories.owner(customer)
+    set_tld_domain_policy(customer, "net", DomainPolicy.AUTO_EXPIRE, first, owner, CLIENT)
+    db.session.commit()
+
+    run_daily(first)
+    # now.com is renewed first (the same run), so the notice no longer lists it.
+    assert _expiry(renewed) == add_months(first + timedelta(days=19), 12)
+    (notice,) = _mails("domain_notice")
+    assert notice.subject.endswith("(3件)")
+    soon, lapses, later = notice.body.split("■ ")[1:4]
+    assert "\n  設定    : 自動更新 ― 有効期限までに自動で更新します。\n" in soon
+    assert soon.startswith("soon.com") and "アカウント残高からのお支払で1年更新します" in soon
+    assert "(更新料金 1,650円)" in soon
+    assert later.startswith("later.jp") and "(更新料金 3,520円)" in later
+    assert lapses.startswith("lapses.net") and "自動失効 ― 有効期限をもって失効します" in lapses
+    assert "自動更新するドメインの更新料金の合計: 5,170円" in notice.body
+    assert "アカウント残高の現在利用できる金額  : 350円" in notice.body
+    assert "現在利用できる金額が不足しています" in notice.body
+    assert "/balance" in notice.body
+
+
+def test_the_monthly_notice_says_nothing_of_a_shortage_when_the_balance_covers_it(customer):
+    factories.balance(customer, 10_000)
+    first = date(2026, 12, 1)
+    factories.domain(customer, "soon.com", first + timedelta(days=45))
+    run_daily(first)
+    (notice,) = _mails("domain_notice")
+    assert "自動更新するドメインの更新料金の合計: 1,650円" in notice.body
+    assert "現在利用できる金額  : 10,000円" in notice.body
+    assert "不足" not in notice.body
