@@ -108,3 +108,22 @@ def each_once(kind: str, units: Iterable[tuple[str, date, Callable[[], object]]]
         except DomainError:
             db.session.rollback()
     return done
+
+
+def each_in_turn(units: Iterable[Callable[[], int]]) -> int:
+    """Do each unit in a transaction of its own, for units that claim their effects themselves
+    (`claim_effect`, several in one transaction: a customer's domains renewed on one bill);
+    the sum of what they did (a unit answers how many effects it claimed and did). A unit
+    that did nothing is rolled back; one a rule refuses is left for the next run."""
+    done = 0
+    for unit in units:
+        try:
+            count = unit()
+            if count:
+                db.session.commit()
+                done += count
+            else:
+                db.session.rollback()
+        except DomainError:
+            db.session.rollback()
+    return done

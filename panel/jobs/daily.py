@@ -9,8 +9,16 @@ from sqlalchemy import select
 
 from panel.database import writing
 from panel.extensions import db
-from panel.jobs import days_after, each_once, not_done, subject_of
-from panel.models import Bill, Contract, ContractKind, Customer, LedgerEntry, OnAccountPurchase
+from panel.jobs import claim_effect, days_after, each_in_turn, each_once, not_done, subject_of
+from panel.models import (
+    Bill,
+    Contract,
+    ContractKind,
+    Customer,
+    JobEffect,
+    LedgerEntry,
+    OnAccountPurchase,
+)
 from panel.models.bills import BillKind, BillStatus
 from panel.models.types import utc_now
 from panel.services.auto_renewal import (
@@ -25,9 +33,16 @@ from panel.services.auto_renewal import (
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
 from panel.services.direct_debit import bills_to_collect, collect_month_end_bill
+from panel.services.domain_auto_renewal import (
+    SHORTAGE_NOTICE_INTERVAL_DAYS,
+    due_domain_renewals,
+    queue_shortage_notice,
+    renew_domains_from_balance,
+)
 from panel.services.domains import (
     EFFECTIVE_POLICY,
     LAPSE_NOTICE_DAYS,
+    domains_due_for_auto_renewal,
     domains_with_policy,
     due_to_lapse,
     lapse_domains,
@@ -235,6 +250,85 @@ def charge_auto_renewals(today: date) -> int:
         return sum(pool.map(lambda unit: charge(*unit), due))
 
 
+#: JobEffect kinds of the domains' auto-renewal: a renewal (`contract:<id>`, the expiry date
+#: renewed from) and a shortage notice (`contract:<id>`, the day told).
+DOMAIN_AUTO_RENEWAL = "domain_auto_renewal"
+DOMAIN_AUTO_RENEWAL_SHORT = "domain_auto_renewal_short"
+
+
+def _customers_with_domains_due(today: date) -> list[int]:
+    # A renewed domain leaves the list by itself (its expiry date moved a year): no JobEffect
+    # to leave out. A customer whose balance is short stays on it, and is tried every run.
+    return list(
+        dict.fromkeys(customer_id for customer_id, _ in domains_due_for_auto_renewal(today))
+    )
+
+
+def _renew_domains(customer_id: int, today: date, now: datetime) -> int:
+    customer = db.session.get_one(Customer, customer_id)
+    due = due_domain_renewals(customer, today)
+    renewing = [
+        renewal
+        for renewal in due.covered
+        if claim_effect(
+            DOMAIN_AUTO_RENEWAL, f"contract:{renewal.contract.id}", renewal.contract.renewal_date
+        )
+    ]
+    if renewing:
+        renew_domains_from_balance(customer, renewing, today, now)
+    return len(renewing)
+
+
+def auto_renew_domains(today: date) -> int:
+    """ドメインの自動更新: each domain on 自動更新 from 30 days before its expiry date (until the
+    date itself: a missed run catches up) is renewed for a year, paid from the account balance
+    at once, one bill per customer and run for all of its domains the balance covers. Claimed
+    per domain and the expiry date renewed from, under the account's lock, so a domain is
+    renewed and charged once however often or concurrently the job runs; one renewed by hand
+    meanwhile has a new expiry date and is not due any more. A domain the balance does not
+    cover is left due, and tried again on every run until its expiry date."""
+    now = utc_now()
+    return each_in_turn(
+        partial(_renew_domains, customer_id, today, now)
+        for customer_id in _customers_with_domains_due(today)
+    )
+
+
+def _tell_of_shortage(customer_id: int, today: date) -> int:
+    customer = db.session.get_one(Customer, customer_id)
+    short = due_domain_renewals(customer, today).short
+    subjects = {f"contract:{renewal.contract.id}": renewal for renewal in short}
+    told_lately = set(
+        db.session.scalars(
+            select(JobEffect.subject).where(
+                JobEffect.kind == DOMAIN_AUTO_RENEWAL_SHORT,
+                JobEffect.subject.in_(subjects),
+                JobEffect.day > today - timedelta(days=SHORTAGE_NOTICE_INTERVAL_DAYS),
+                JobEffect.day <= today,
+            )
+        )
+    )
+    telling = [
+        renewal
+        for subject, renewal in subjects.items()
+        if subject not in told_lately and claim_effect(DOMAIN_AUTO_RENEWAL_SHORT, subject, today)
+    ]
+    if telling:
+        queue_shortage_notice(customer, telling)
+    return len(telling)
+
+
+def tell_of_domain_renewal_shortages(today: date) -> int:
+    """A domain on 自動更新 that the balance could not pay for (`auto_renew_domains`): the
+    customer is told by one mail listing them, on the first day it is short and again every
+    7 days while it stays short (at most weekly per domain; a domain newly short is told at
+    once). Claimed per domain and day."""
+    return each_in_turn(
+        partial(_tell_of_shortage, customer_id, today)
+        for customer_id in _customers_with_domains_due(today)
+    )
+
+
 def settle_month_end(today: date) -> int:
     """月末締め, on the last day of each month: every account with ledger entries has its month
     closed once: the statement written and e-mailed (when there was activity or the balance is
@@ -432,6 +526,8 @@ STEPS = (
     ("expiries told", tell_expired_contracts),
     ("expiring cards warned of", warn_of_expiring_cards),
     ("auto-renewals charged", charge_auto_renewals),
+    ("domains auto-renewed", auto_renew_domains),
+    ("domain auto-renewal shortages told", tell_of_domain_renewal_shortages),
     ("month-end balances settled", settle_month_end),
     ("renewal reminders", send_renewal_reminders),
     ("domain lapses announced", warn_of_lapsing_domains),

@@ -123,6 +123,8 @@ DOMAIN_PRICES = {
     # The registrar's two balance examples: a 1,000円 domain, and one of 20,000円 (2 years).
     "xyz": 1_000,
     "ai": 10_000,
+    # A premium TLD a company registers to protect its brand: more than demo-corp has to spend.
+    "inc": 330_000,
 }
 
 
@@ -600,6 +602,9 @@ def _seed_corporate(plans: dict[str, Plan], today: date) -> None:
             ("demo-corp.jp", 10),
             ("demo-corp.biz", 200),
             ("demo-corp-campaign.com", 45),
+            # On 自動更新, due at once: the balance cannot pay for it (330,000円 against
+            # 110,000円), so the first `jobs daily` tells the company so, and again weekly.
+            ("demo-corp.inc", 20),
         )
     }
     # Registered up to nine and a half years ahead: within a year of the registries' 10-year

@@ -468,22 +468,26 @@ def tell_of_lapse(customer: Customer, domain_ids: list[int], today: date) -> Non
     queue_domain_lapse_notice(customer, list(domains), today)
 
 
-def domains_due_for_auto_renewal(today: date) -> list[tuple[int, int]]:
+def domains_due_for_auto_renewal(
+    today: date, customer_id: int | None = None
+) -> list[tuple[int, int]]:
     """(customer ID, domain ID) of the domains on 自動更新 due to be renewed for a year on
     `today`: 30 days before their expiry date, or later while it has not passed (a missed run
     catches up). Left out: a domain on a renewal bill awaiting payment (that bill renews it).
     A year from an expiry date within 30 days always keeps it within the 10-year limit.
+    `customer_id`: that customer's only.
 
-    The renewal itself, paid from the account balance, builds on this list."""
+    The renewal itself, paid from the account balance, is `services/domain_auto_renewal.py`."""
+    statement = domains_with_policy(Contract.customer_id, Contract.id).where(
+        EFFECTIVE_POLICY == DomainPolicy.AUTO_RENEW,
+        Contract.lapsed_on.is_(None),
+        Contract.renewal_date >= today,
+        Contract.renewal_date <= today + timedelta(days=AUTO_RENEW_DAYS_BEFORE),
+    )
+    if customer_id is not None:
+        statement = statement.where(Contract.customer_id == customer_id)
     rows = db.session.execute(
-        domains_with_policy(Contract.customer_id, Contract.id)
-        .where(
-            EFFECTIVE_POLICY == DomainPolicy.AUTO_RENEW,
-            Contract.lapsed_on.is_(None),
-            Contract.renewal_date >= today,
-            Contract.renewal_date <= today + timedelta(days=AUTO_RENEW_DAYS_BEFORE),
-        )
-        .order_by(Contract.customer_id, Contract.renewal_date, Contract.name)
+        statement.order_by(Contract.customer_id, Contract.renewal_date, Contract.name)
     ).all()
     awaiting = bills_awaiting_for([domain_id for _, domain_id in rows])
     return [

@@ -5,8 +5,11 @@ have lapsed. Each goes to the contract and the sub e-mail."""
 from datetime import date
 
 from panel.models import Contract, Customer, OutboxMail
+from panel.models.domains import DomainPolicy
+from panel.services.balance import account_balance
 from panel.services.contracts import last_renewable_day
 from panel.services.mail import queue_templated_mail
+from panel.services.renewal.pricing import domain_prices
 
 #: When a server's renewal date is this many days away, a reminder is sent (negative: after
 #: it); 40 only to customers who opted in (サーバー更新日40日前のお知らせメール).
@@ -60,7 +63,14 @@ def queue_domain_notice(
 ) -> OutboxMail:
     """更新案内 (the 1st of each month): every domain of the customer that expires within 90
     days, each with its effective policy (自動更新 or 自動失効): its date and what will happen
-    to it then."""
+    to it then. For those on 自動更新, a year's price, and whether 現在利用できる金額 covers
+    them all (they are paid from the account balance)."""
+    prices = domain_prices()
+    auto_renewed = [
+        prices[domain.tld]
+        for domain, policy in domains
+        if policy == DomainPolicy.AUTO_RENEW and domain.tld in prices
+    ]
     return queue_templated_mail(
         customer,
         "domain_notice",
@@ -68,9 +78,12 @@ def queue_domain_notice(
         f"{DOMAIN_NOTICE_DAYS}日以内に有効期限を迎えるドメイン({len(domains)}件)",
         "mail/domain_notice.txt",
         domains=[
-            (domain, policy, last_renewable_day(domain.renewal_date)) for domain, policy in domains
+            (domain, policy, last_renewable_day(domain.renewal_date), prices.get(domain.tld or ""))
+            for domain, policy in domains
         ],
         days=DOMAIN_NOTICE_DAYS,
+        auto_renewal_total=sum(auto_renewed) if auto_renewed else None,
+        available=account_balance(customer).available,
     )
 
 

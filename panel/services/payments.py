@@ -407,7 +407,9 @@ def _purchase_description(bill: Bill) -> str:
     return f"お支払 請求No.{bill.bill_no}({what}{more})"
 
 
-def pay_from_balance(bill: Bill, now: datetime, client: Client) -> PaymentOutcome:
+def pay_from_balance(
+    bill: Bill, now: datetime, client: Client, today: date | None = None
+) -> PaymentOutcome:
     """Pay `bill` from the account balance, at once: the balance debited once for the bill
     (down to minus the credit limit, never further), the bill paid through `apply_payment`
     like any payment (contracts extended, the お支払確認 e-mail). Refused, with nothing
@@ -415,7 +417,8 @@ def pay_from_balance(bill: Bill, now: datetime, client: Client) -> PaymentOutcom
 
     The account is locked before the bill, so payments from one balance queue up and each
     sees what the one before took. A card payment of the bill still in flight is waited for;
-    one lost (or a 3-D Secure challenge left open) is first made sure never to complete."""
+    one lost (or a 3-D Secure challenge left open) is first made sure never to complete.
+    `today` is the Japan date the payment is for (default: `now`'s; the daily job's day)."""
     if not payable_from_balance(bill):
         raise DomainError("このご請求はアカウント残高ではお支払いいただけません。")
     settle_lost_attempt(bill, now, client)
@@ -423,7 +426,7 @@ def pay_from_balance(bill: Bill, now: datetime, client: Client) -> PaymentOutcom
     lock_awaiting_bill(bill)
     if unsettled_attempt(bill) is not None:
         raise DomainError(PAYMENT_IN_PROGRESS)
-    refuse_past_due(bill, today_in_japan(now))
+    refuse_past_due(bill, today or today_in_japan(now))
     set_payment_method(bill, PaymentMethod.BALANCE)
     db.session.flush()
     debit(

@@ -49,8 +49,9 @@ def _expire_net(customer):
 
 def test_fifty_days_of_a_domain_on_auto_expire_and_one_on_auto_renew(customer):
     """Run every day (twice) from START: the 自動失効 domain is announced 30 and 7 days ahead
-    and lapses the day after its expiry date, told once; the 自動更新 one is told of neither,
-    and expires as any contract after its grace period."""
+    and lapses the day after its expiry date, told once; the 自動更新 one, with nothing in the
+    account balance to renew it from, is told so weekly from 30 days ahead, and expires as any
+    contract after its grace period."""
     expiry = START + timedelta(days=35)
     gone = factories.domain(customer, "gone.net", expiry)
     factories.domain(customer, "kept.com", expiry)
@@ -68,8 +69,15 @@ def test_fifty_days_of_a_domain_on_auto_expire_and_one_on_auto_renew(customer):
             found[offset] = [(mail.kind, mail.subject) for mail in mails]
 
     notice = "【自動失効のお知らせ】有効期限をもって失効するドメイン(1件)"
+    short = (
+        "domain_auto_renewal_short",
+        "【ドメイン自動更新】アカウント残高不足のため更新できませんでした(1件)",
+    )
     assert found == {
-        5: [("domain_lapse_notice", notice)],  # 30 days before
+        5: [short, ("domain_lapse_notice", notice)],  # 30 days before
+        12: [short],
+        19: [short],
+        26: [short],
         10: [
             (
                 "domain_notice",
@@ -77,6 +85,7 @@ def test_fifty_days_of_a_domain_on_auto_expire_and_one_on_auto_renew(customer):
             )
         ],
         28: [("domain_lapse_notice", notice)],  # 7 days before
+        33: [short],
         36: [
             (
                 "domain_lapsed",
@@ -94,6 +103,7 @@ def test_fifty_days_of_a_domain_on_auto_expire_and_one_on_auto_renew(customer):
     mails = {mail.kind: mail for mail in db.session.scalars(select(OutboxMail))}
     assert "gone.net" in mails["domain_lapse_notice"].body
     assert "kept.com" not in mails["domain_lapse_notice"].body
+    assert "kept.com" in mails["domain_auto_renewal_short"].body
     assert mails["domain_lapsed"].recipients == "taro@example.jp, taro-sub@example.com"
 
     db.session.refresh(gone)

@@ -252,3 +252,38 @@ def test_the_demo_staff_member_is_an_admin_who_sets_up_two_factor_at_the_first_l
     assert any(row.notices for row in rows)
     assert flagged_payments(False, 1).total == 1
     assert paper_queue(False, 1).total == 1
+
+
+def test_a_month_of_jobs_daily_renews_demo_domains_from_the_balance_and_meets_a_shortage():
+    from panel.jobs.daily import run_daily
+    from panel.models.bills import BillKind, PaymentMethod
+
+    _seed()
+    for offset in range(31):
+        run_daily(TODAY + timedelta(days=offset))
+    db.session.rollback()
+    demo, corp = _customer("demo"), _customer("demo-corp")
+    renewed = {
+        (bill.customer_id, line.description)
+        for bill in db.session.scalars(
+            select(Bill).where(
+                Bill.kind == BillKind.RENEWAL,
+                Bill.payment_method == PaymentMethod.BALANCE,
+                Bill.application_token.is_(None),  # made by the job, not on the renewal page
+                Bill.status == BillStatus.PAID,
+            )
+        )
+        for line in bill.lines
+    }
+    assert (demo.id, "yamada.xyz ドメイン更新 1年") in renewed
+    assert (corp.id, "demo-corp.jp ドメイン更新 1年") in renewed
+    short = db.session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.kind == "domain_auto_renewal_short")
+        .order_by(OutboxMail.id)
+    ).all()
+    assert {mail.customer_id for mail in short} == {corp.id}
+    assert len(short) >= 2 and all("demo-corp.inc" in mail.body for mail in short)
+    assert "330,000円" in short[0].body
+    assert account_balance(demo).balance == ledger_sum(demo)
+    assert account_balance(corp).balance == ledger_sum(corp)

@@ -72,6 +72,7 @@ def test_the_page_is_in_the_navigation_and_shows_each_domain(owner_client, domai
         assert _policy(page, domain) == ("auto_renew", "account")
         assert "移管ロック ON" in _row(page, domain)
     assert "アカウント全体の設定" in _text(response)
+    assert "有効期限の30日前に、アカウント残高から1年分をお支払いして自動で更新します" in page
     # No AuthCode is ever part of the list.
     assert not any(domain.auth_code in page for domain in domains.values())
 
