@@ -147,6 +147,7 @@ AUDIT_EVENT: dict[str, str] = {
     "payment_confirmed_by_staff": "入金の確認(スタッフ)",
     "flagged_payment_applied": "確認待ちのご入金の充当(スタッフ)",
     "flagged_payment_refunded": "確認待ちのご入金の返金(スタッフ)",
+    "flagged_payment_credited": "確認待ちのご入金のアカウント残高への入金(スタッフ)",
     "paper_invoice_mailed": "紙面の請求書の発送(スタッフ)",
     "mail_retried": "メールの再送(スタッフ)",
     "mail_dropped": "メールの送信の中止(スタッフ)",
@@ -172,6 +173,7 @@ STAFF_ROLE: dict[str, str] = {
 RESOLUTION: dict[str, str] = {
     Resolution.APPLIED: "別のご請求に充当",
     Resolution.REFUNDED: "返金済み",
+    Resolution.CREDITED: "アカウント残高へ入金",
 }
 
 #: What became of a mail for one recipient.

@@ -136,7 +136,7 @@ def upgrade():
             batch_op.f("fk_payments_resolved_bill_id_bills"), "bills", ["resolved_bill_id"], ["id"]
         )
         batch_op.create_check_constraint(
-            op.f("ck_payments_resolution"), "resolution IN ('applied', 'refunded')"
+            op.f("ck_payments_resolution"), "resolution IN ('applied', 'refunded', 'credited')"
         )
         batch_op.create_check_constraint(
             op.f("ck_payments_only_flagged_money_is_resolved"),

@@ -75,6 +75,10 @@ class RefundForm(PanelForm):
     note = note_field("返金の方法と日付", required="返金の方法と日付を入力してください。")
 
 
+class CreditForm(PanelForm):
+    note = note_field("メモ(任意)")
+
+
 class DropMailForm(PanelForm):
     reason = note_field("中止する理由", required="送信を中止する理由を入力してください。")
 

@@ -17,6 +17,7 @@ class Resolution(StrEnum):
 
     APPLIED = "applied"  #: applied to another bill of the customer (as a payment of its own)
     REFUNDED = "refunded"  #: paid back to the customer
+    CREDITED = "credited"  #: put into the customer's account balance (アカウント残高)
 
 
 #: money that could not pay its bill (settled by staff or not), as each database's queries say

@@ -8,16 +8,18 @@ import pytest
 from sqlalchemy import func, select
 
 from panel.extensions import db
-from panel.models import AuditEvent, Bill, Contract, OutboxMail, Payment, StaffRole
+from panel.models import AuditEvent, Bill, Contract, LedgerEntry, OutboxMail, Payment, StaffRole
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.payments import Resolution
 from panel.refusals import DomainError
 from panel.services.audit import Client
+from panel.services.balance import account_balance, ledger_sum
 from panel.services.payments import PaymentOutcome, ReceivedMoney, apply_payment
 from panel.services.staff.money import (
     apply_flagged_payment,
     confirm_receipt,
     confirmation_queue,
+    credit_flagged_payment,
     flagged_payments,
     mark_refunded,
     next_confirmation,
@@ -272,6 +274,30 @@ def test_flagged_money_is_marked_refunded_with_a_note(bill, accounting):
         select(AuditEvent).where(AuditEvent.action == "flagged_payment_refunded")
     )
     assert event.customer_id == bill.customer_id and event.staff_member_id == accounting.id
+
+
+def test_flagged_money_is_credited_to_the_customers_balance_once(bill, accounting):
+    flagged = _flag(bill, amount=bill.total + 100)
+
+    credit_flagged_payment(flagged, note="お客様のご希望", staff=accounting, client=CLIENT, now=NOW)
+    db.session.commit()
+    with pytest.raises(DomainError, match="処理済み"):  # twice: credited once
+        credit_flagged_payment(flagged, note=None, staff=accounting, client=CLIENT, now=NOW)
+    db.session.rollback()
+
+    customer = bill.customer
+    assert flagged.resolution == Resolution.CREDITED
+    assert account_balance(customer).balance == ledger_sum(customer) == bill.total + 100
+    (entry,) = db.session.scalars(select(LedgerEntry).where(LedgerEntry.customer_id == customer.id))
+    assert (entry.kind, entry.cause, entry.amount) == (
+        "deposit",
+        f"payment:{flagged.id}",
+        bill.total + 100,
+    )
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "flagged_payment_credited")
+    )
+    assert event.customer_id == customer.id and event.staff_member_id == accounting.id
 
 
 def test_support_cannot_settle_flagged_money(bill):

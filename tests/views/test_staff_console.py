@@ -119,15 +119,18 @@ def test_the_search_answers_htmx_with_the_results_alone(client, staff_login_as, 
     assert "「nobody」で始まる会員は見つかりません。" in nothing
 
 
-def test_the_customer_page_shows_contracts_bills_payments_mail_and_the_audit_log(
+def test_the_customer_page_shows_contracts_balance_bills_payments_mail_and_the_audit_log(
     client, staff_login_as, bill
 ):
+    factories.balance(bill.customer, -1_500, credit_limit=5_000)
     staff_login_as(factories.staff_member())
     page = client.get(f"/staff/customers/{bill.customer_id}").get_data(as_text=True)
     for shown in ("yamada-shop.jp", bill.bill_no, "【ご請求】", "お客様のパネルを表示する"):
         assert shown in page
     for heading in ("ご契約(サーバー・ドメイン)", "ご入金", "送信したメール", "操作履歴"):
         assert heading in page
+    assert 'アカウント残高</dt><dd class="amount">-1,500円' in page
+    assert "3,500円(マイナス残高の上限 5,000円)" in page
 
 
 def _confirm(client, bill, amount, confirmation=1, note="", token=None):

@@ -26,10 +26,12 @@ from panel.models import (
     StorePayment,
     TransferNotice,
 )
+from panel.models.balance import LedgerKind
 from panel.models.bills import BillStatus, PaymentMethod
 from panel.models.payments import Resolution
 from panel.refusals import DomainError
 from panel.services.audit import Client, record_event
+from panel.services.balance import credit
 from panel.services.billing import (
     MAX_TRANSFER_AMOUNT,
     bill_no_of_transfer,
@@ -337,5 +339,42 @@ def mark_refunded(
         customer=_customer_of(payment),
         staff=staff,
         detail=f"{yen(payment.amount)} {note}",
+        at=now,
+    )
+
+
+def credit_flagged_payment(
+    payment: Payment, *, note: str | None, staff: StaffMember, client: Client, now: datetime
+) -> None:
+    """Flagged money put into its customer's account balance (アカウント残高), once: the ledger
+    entry's cause is the payment (`payment:<ID>`), so crediting twice credits once. Money whose
+    reference matched no bill has no customer yet: it is applied to a bill instead."""
+    _refuse_unless_accounting(staff)
+    _lock_flagged(payment)
+    customer = _customer_of(payment)
+    if customer is None:
+        raise DomainError(
+            "どの会員の入金か分からないため、残高へは入金できません。請求No.を指定して充当してください。"
+        )
+    assert payment.bill is not None, "a customer's flagged money came for one of its bills"
+    credit(
+        customer,
+        kind=LedgerKind.DEPOSIT,
+        cause=f"payment:{payment.id}",
+        amount=payment.amount,
+        description=f"ご入金(請求No.{payment.bill.bill_no}宛のご入金を残高へ)",
+        now=now,
+        bill=payment.bill,
+    )
+    payment.resolution = Resolution.CREDITED
+    payment.resolved_at = now
+    payment.resolved_by_id = staff.id
+    payment.resolution_note = (note or "").strip() or None
+    record_event(
+        "flagged_payment_credited",
+        client,
+        customer=customer,
+        staff=staff,
+        detail=f"{yen(payment.amount)}をアカウント残高へ入金",
         at=now,
     )

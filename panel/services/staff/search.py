@@ -28,6 +28,7 @@ from panel.models import (
     User,
 )
 from panel.models.search import SearchTermKind
+from panel.services.balance import Balance, account_balance
 from panel.services.contracts import ContractRow, list_contracts
 
 #: Customers shown for one search (the box asks for more letters when there are more).
@@ -231,11 +232,13 @@ RECENT = 20
 @dataclass(frozen=True)
 class CustomerOverview:
     """What the customer page shows: the account, its users, contracts (servers and domains)
-    with their status today, recent bills, payments and mail, and the audit log."""
+    with their status today, the account balance, recent bills, payments and mail, and the
+    audit log."""
 
     customer: Customer
     users: list[User]
     contracts: list[ContractRow]
+    balance: Balance
     bills: list[Bill]
     payments: list[Payment]
     mails: list[OutboxMail]
@@ -247,6 +250,7 @@ def customer_overview(customer: Customer, today: date) -> CustomerOverview:
         customer=customer,
         users=list(customer.users),
         contracts=list_contracts(customer, today),
+        balance=account_balance(customer),
         bills=list(
             db.session.scalars(
                 select(Bill)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from panel.dates import today_in_japan
 from panel.extensions import db
 from panel.filters import yen
-from panel.forms.staff import ApplyFlaggedForm, PaymentConfirmationForm, RefundForm
+from panel.forms.staff import ApplyFlaggedForm, CreditForm, PaymentConfirmationForm, RefundForm
 from panel.models import Bill, Payment
 from panel.models.bills import BillStatus
 from panel.models.types import utc_now
@@ -17,6 +17,7 @@ from panel.services.staff.money import (
     apply_flagged_payment,
     confirm_receipt,
     confirmation_queue,
+    credit_flagged_payment,
     flagged_payments,
     mark_refunded,
 )
@@ -125,13 +126,12 @@ def _render_flagged(failed: dict[str, object] | None = None):
     pagination = flagged_payments(tab == "resolved", request.args.get("page", 1, type=int))
     forms = {}
     for payment in pagination.items:
-        apply_prefix, refund_prefix = f"apply-{payment.id}", f"refund-{payment.id}"
-        forms[apply_prefix] = (failed or {}).get(apply_prefix) or ApplyFlaggedForm(
-            prefix=apply_prefix, formdata=None
-        )
-        forms[refund_prefix] = (failed or {}).get(refund_prefix) or RefundForm(
-            prefix=refund_prefix, formdata=None
-        )
+        for prefix, form_class in (
+            (f"apply-{payment.id}", ApplyFlaggedForm),
+            (f"credit-{payment.id}", CreditForm),
+            (f"refund-{payment.id}", RefundForm),
+        ):
+            forms[prefix] = (failed or {}).get(prefix) or form_class(prefix=prefix, formdata=None)
     return render_template(
         "staff/flagged.html", pagination=pagination, tab=tab, tabs=FLAGGED_TABS, forms=forms
     ), (200 if failed is None else 422)
@@ -198,4 +198,26 @@ def refund_flagged(payment_id: int):
     if done is None:
         return _refused_flagged(payment, prefix, form)
     flash(f"入金({yen(payment.amount)})を返金済みにしました。", "success")
+    return redirect(url_for("staff.flagged"))
+
+
+@bp.post("/flagged/<int:payment_id>/credited")
+@staff_required(*CONFIRMS_PAYMENTS)
+def credit_flagged(payment_id: int):
+    payment = _load_payment(payment_id)
+    prefix = f"credit-{payment.id}"
+    form = CreditForm(prefix=prefix)
+    done = submit_form(
+        form,
+        lambda: credit_flagged_payment(
+            payment,
+            note=form.note.data,
+            staff=current_staff(),
+            client=current_client(),
+            now=utc_now(),
+        ),
+    )
+    if done is None:
+        return _refused_flagged(payment, prefix, form)
+    flash(f"入金({yen(payment.amount)})をアカウント残高へ入金しました。", "success")
     return redirect(url_for("staff.flagged"))
