@@ -30,7 +30,7 @@ from panel.database import writing
 from panel.extensions import db
 from panel.gateways import CardDetails, SavedCard, payment_gateway
 from panel.gateways.sandbox import DECLINED_CARD
-from panel.models import Bill, BillLine, Contract, Customer, Plan, PlanPrice
+from panel.models import Bill, BillLine, Contract, Customer, DomainPrice, Plan, PlanPrice
 
 DAY = date(2026, 12, 1)  # the 1st: the monthly domain notice runs too
 CUSTOMERS = 30_000
@@ -92,6 +92,9 @@ def seed(scale: float) -> dict[str, int]:
     )
     plan.prices = [PlanPrice(months=months, price=1_100 * months) for months in (1, 3, 6, 12)]
     db.session.add(plan)
+    # Every domain is on 自動更新 (the account's default) and no balance pays for it: each one
+    # due is short, and its customer is told.
+    db.session.add(DomainPrice(tld="com", price_per_year=1_628))
     db.session.flush()
     gateway = payment_gateway()
     cards = {

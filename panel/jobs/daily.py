@@ -30,6 +30,7 @@ from panel.services.auto_renewal import (
     expiring_card_warning,
     queue_card_expiry_warning,
 )
+from panel.services.balance import available_amounts
 from panel.services.billing import cancel_overdue_bill
 from panel.services.contracts import GRACE_DAYS
 from panel.services.direct_debit import bills_to_collect, collect_month_end_bill
@@ -288,9 +289,14 @@ def auto_renew_domains(today: date) -> int:
     meanwhile has a new expiry date and is not due any more. A domain the balance does not
     cover is left due, and tried again on every run until its expiry date."""
     now = utc_now()
+    due = _customers_with_domains_due(today)
+    available = available_amounts(due)
+    # With nothing available (every price is above zero) nothing is renewed: such an account
+    # is not locked and priced on every run.
     return each_in_turn(
         partial(_renew_domains, customer_id, today, now)
-        for customer_id in _customers_with_domains_due(today)
+        for customer_id in due
+        if available[customer_id] > 0
     )
 
 
@@ -323,9 +329,23 @@ def tell_of_domain_renewal_shortages(today: date) -> int:
     customer is told by one mail listing them, on the first day it is short and again every
     7 days while it stays short (at most weekly per domain; a domain newly short is told at
     once). Claimed per domain and day."""
+    told_lately = set(
+        db.session.scalars(
+            select(JobEffect.subject).where(
+                JobEffect.kind == DOMAIN_AUTO_RENEWAL_SHORT,
+                JobEffect.day > today - timedelta(days=SHORTAGE_NOTICE_INTERVAL_DAYS),
+                JobEffect.day <= today,
+            )
+        )
+    )
+    # Only the customers with a due domain not told of lately can have anything to tell.
+    customer_ids = dict.fromkeys(
+        customer_id
+        for customer_id, domain_id in domains_due_for_auto_renewal(today)
+        if f"contract:{domain_id}" not in told_lately
+    )
     return each_in_turn(
-        partial(_tell_of_shortage, customer_id, today)
-        for customer_id in _customers_with_domains_due(today)
+        partial(_tell_of_shortage, customer_id, today) for customer_id in customer_ids
     )
 
 

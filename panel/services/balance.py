@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from panel import labels
 from panel.extensions import db
@@ -75,6 +75,35 @@ def current_balance(customer: Customer) -> int:
 
 def account_balance(customer: Customer) -> Balance:
     return Balance(current_balance(customer), customer.credit_limit)
+
+
+def available_amounts(customer_ids: list[int]) -> dict[int, int]:
+    """現在利用できる金額 of each of these accounts, read in two queries (not locked: for
+    choosing whom the daily job need look at, never for paying)."""
+    if not customer_ids:
+        return {}
+    limits = dict(
+        db.session.execute(
+            select(Customer.id, Customer.credit_limit).where(Customer.id.in_(customer_ids))
+        )
+        .tuples()
+        .all()
+    )
+    latest = (
+        select(func.max(LedgerEntry.id))
+        .where(LedgerEntry.customer_id.in_(customer_ids))
+        .group_by(LedgerEntry.customer_id)
+    )
+    balances = dict(
+        db.session.execute(
+            select(LedgerEntry.customer_id, LedgerEntry.balance_after).where(
+                LedgerEntry.id.in_(latest)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return {id_: balances.get(id_, 0) + limit for id_, limit in limits.items()}
 
 
 def lock_account(customer: Customer) -> Customer:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from panel import labels
 from panel.extensions import db
-from panel.models import Contract, ContractKind, Customer, DomainTldPolicy, User
+from panel.models import Contract, ContractKind, Customer, DomainPrice, DomainTldPolicy, User
 from panel.models.contracts import ContractStatus
 from panel.models.domains import DomainPolicy, PolicySource, new_auth_code
 from panel.refusals import DomainError
@@ -474,7 +474,8 @@ def domains_due_for_auto_renewal(
     """(customer ID, domain ID) of the domains on 自動更新 due to be renewed for a year on
     `today`: 30 days before their expiry date, or later while it has not passed (a missed run
     catches up). Left out: a domain on a renewal bill awaiting payment (that bill renews it).
-    A year from an expiry date within 30 days always keeps it within the 10-year limit.
+    A year from an expiry date within 30 days always keeps it within the 10-year limit. A
+    domain whose TLD has no price cannot be renewed, and is left out too.
     `customer_id`: that customer's only.
 
     The renewal itself, paid from the account balance, is `services/domain_auto_renewal.py`."""
@@ -483,6 +484,7 @@ def domains_due_for_auto_renewal(
         Contract.lapsed_on.is_(None),
         Contract.renewal_date >= today,
         Contract.renewal_date <= today + timedelta(days=AUTO_RENEW_DAYS_BEFORE),
+        Contract.tld.in_(select(DomainPrice.tld)),
     )
     if customer_id is not None:
         statement = statement.where(Contract.customer_id == customer_id)

@@ -179,15 +179,14 @@ def apply_flagged(payment_id: int):
     return redirect(url_for("staff.flagged"))
 
 
-@bp.post("/flagged/<int:payment_id>/refunded")
-@staff_required(*CONFIRMS_PAYMENTS)
-def refund_flagged(payment_id: int):
+def _settle_with_a_note(payment_id: int, kind: str, form_class, settle, done: str):
+    """Flagged money refunded or credited: its form (a note), the service, then the list."""
     payment = _load_payment(payment_id)
-    prefix = f"refund-{payment.id}"
-    form = RefundForm(prefix=prefix)
-    done = submit_form(
+    prefix = f"{kind}-{payment.id}"
+    form = form_class(prefix=prefix)
+    settled = submit_form(
         form,
-        lambda: mark_refunded(
+        lambda: settle(
             payment,
             note=form.note.data,
             staff=current_staff(),
@@ -195,29 +194,23 @@ def refund_flagged(payment_id: int):
             now=utc_now(),
         ),
     )
-    if done is None:
+    if settled is None:
         return _refused_flagged(payment, prefix, form)
-    flash(f"入金({yen(payment.amount)})を返金済みにしました。", "success")
+    flash(f"入金({yen(payment.amount)})を{done}。", "success")
     return redirect(url_for("staff.flagged"))
+
+
+@bp.post("/flagged/<int:payment_id>/refunded")
+@staff_required(*CONFIRMS_PAYMENTS)
+def refund_flagged(payment_id: int):
+    return _settle_with_a_note(
+        payment_id, "refund", RefundForm, mark_refunded, "返金済みにしました"
+    )
 
 
 @bp.post("/flagged/<int:payment_id>/credited")
 @staff_required(*CONFIRMS_PAYMENTS)
 def credit_flagged(payment_id: int):
-    payment = _load_payment(payment_id)
-    prefix = f"credit-{payment.id}"
-    form = CreditForm(prefix=prefix)
-    done = submit_form(
-        form,
-        lambda: credit_flagged_payment(
-            payment,
-            note=form.note.data,
-            staff=current_staff(),
-            client=current_client(),
-            now=utc_now(),
-        ),
+    return _settle_with_a_note(
+        payment_id, "credit", CreditForm, credit_flagged_payment, "アカウント残高へ入金しました"
     )
-    if done is None:
-        return _refused_flagged(payment, prefix, form)
-    flash(f"入金({yen(payment.amount)})をアカウント残高へ入金しました。", "success")
-    return redirect(url_for("staff.flagged"))
