@@ -5,11 +5,13 @@
 - A service that refuses (`DomainError`) has what it changed rolled back, and the view shows the
   refusal, unless the refusal `keeps_record` (the service audited the refused attempt).
 
-Views never commit or roll back themselves. The one exception to "one transaction" is money
-leaving through a provider (`services/payments.py`): the attempt is committed before the call.
+Views never commit or roll back themselves. The exceptions to "one transaction" are money
+leaving through a provider (`services/payments.py`: the attempt is committed before the call)
+and the staff session's bookkeeping, a `one_transaction` of its own before the view's.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -19,19 +21,26 @@ from panel.refusals import DomainError
 Result = TypeVar("Result")
 
 
+@contextmanager
+def one_transaction() -> Iterator[None]:
+    """What the block changes, committed when it ends, rolled back when it raises (a failing
+    commit raises too, so nothing is ever half kept)."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def unit_of_work(view):
-    """`view` as one transaction: committed when it returns, rolled back when it raises (a
-    failing commit raises too, and so ends in the error page, never half kept)."""
+    """`view` as one transaction: committed when it returns, rolled back when it raises (and
+    so ends in the error page)."""
 
     @wraps(view)
     def in_one_transaction(*args, **kwargs):
-        try:
-            response = view(*args, **kwargs)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        return response
+        with one_transaction():
+            return view(*args, **kwargs)
 
     return in_one_transaction
 

@@ -20,12 +20,12 @@ from flask_login import current_user
 
 from panel.database import view_writes_on_get, writing
 from panel.errors import refusal_page
-from panel.extensions import db
 from panel.htmx import is_htmx_request, redirect_to
 from panel.models import StaffMember, StaffSession, User
 from panel.models.types import utc_now
 from panel.services.staff.accounts import load_staff_session
 from panel.services.staff.impersonation import IMPERSONATORS, end_impersonation
+from panel.transactions import one_transaction
 from panel.views.requests import current_client, same_site_path
 
 #: The staff login's cookie: a random token, whose hash names the server-side session.
@@ -110,12 +110,11 @@ def _open_staff_session(token: str) -> tuple[StaffSession | None, User | None]:
     one ended, with its impersonation): bookkeeping of the session, not of the request, so it
     is a short transaction of its own, committed before the view's begins (which, for a page,
     then only reads)."""
-    with writing():
+    with writing(), one_transaction():
         staff_session = load_staff_session(token, current_client(), utc_now())
         user = None
         if staff_session is not None and request.blueprint != "staff":
             user = _impersonated_user(staff_session)
-        db.session.commit()
     return staff_session, user
 
 
